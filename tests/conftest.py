@@ -1,0 +1,41 @@
+"""Shared fixtures: a real MediaWiki for the whole session, an isolated COMMONS_HELPER_HOME per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.peers.mediawiki import TestWiki, remove, start_wiki
+
+
+@pytest.fixture(scope="session")
+def wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestWiki]:
+    """A real MediaWiki 1.39 on 127.0.0.1, shared by the session. Use unique file names."""
+    root = tmp_path_factory.mktemp("wiki")
+    w = start_wiki(root)
+    try:
+        yield w
+    finally:
+        w.stop()
+        if not os.environ.get("KEEP_TEST_WIKI"):
+            remove(root)
+
+
+@pytest.fixture(autouse=True)
+def helper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own COMMONS_HELPER_HOME; no test sees the user's real files."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("COMMONS_HELPER_HOME", str(home))
+    for var in ("COMMONS_HELPER_BOT_USER", "COMMONS_HELPER_BOT_PASSWORD", "COMMONS_HELPER_ACCESS_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique word for file names on the shared test wiki."""
+    return uuid.uuid4().hex[:10]
