@@ -331,3 +331,96 @@ async def test_broken_config_file_is_reported_not_overwritten(client: TestClient
     put = await client.put("/api/v1/settings", json={"author": "x"})
     assert put.status >= 400
     assert paths.config_file.read_text() == "license = \n"
+
+
+# ------------------------------------------------------------ commons-helper open
+
+
+def open_command(argv: list[str]) -> tuple[Any, Any]:
+    from commons_helper import cli, cli_open
+
+    parser = cli.ArgumentParser(prog="commons-helper")
+    cli_open.register(parser.add_subparsers(dest="command", parser_class=cli.ArgumentParser))
+    args = parser.parse_args(argv)
+    paths = get_paths()
+    return args, cli.Context(paths=paths, settings=Settings())
+
+
+def write_runtime(url: str, secret: str = SECRET) -> None:
+    import json
+
+    from commons_helper.fileutil import atomic_write
+
+    atomic_write(get_paths().runtime_file, json.dumps({"url": url, "pid": 1, "secret": secret}).encode())
+
+
+async def test_open_prints_a_working_one_time_link(client: TestClient[Any, Any], sessions: Sessions,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    base = str(client.make_url("")).rstrip("/")
+    write_runtime(base)
+    args, ctx = open_command(["open", "--print"])
+    assert await asyncio.to_thread(args.func, args, ctx) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith(f"{base}/login?token=")
+    assert SECRET not in url
+    resp = await client.get(url[len(base):], allow_redirects=False)
+    assert resp.status == 303
+    assert sessions.is_valid(resp.cookies[COOKIE_NAME].value)
+
+
+async def test_open_opens_the_browser(client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)
+    write_runtime(str(client.make_url("")).rstrip("/"))
+    args, ctx = open_command(["open"])
+    assert await asyncio.to_thread(args.func, args, ctx) == 0
+    assert len(opened) == 1 and "/login?token=" in opened[0]
+    assert opened[0] not in capsys.readouterr().out  # the link is not printed when a browser opened it
+
+
+def test_open_when_the_helper_is_not_running() -> None:
+    from commons_helper.cli_open import HelperNotRunning
+
+    args, ctx = open_command(["open", "--print"])
+    with pytest.raises(HelperNotRunning) as err:
+        args.func(args, ctx)
+    assert "not running" in str(err.value) and "commons-helper serve" in str(err.value)
+
+
+def test_open_with_a_stale_runtime_file() -> None:
+    from commons_helper.cli_open import HelperNotRunning
+    from tests.peers.mediawiki import free_port
+
+    write_runtime(f"http://127.0.0.1:{free_port()}")
+    args, ctx = open_command(["open", "--print"])
+    with pytest.raises(HelperNotRunning) as err:
+        args.func(args, ctx)
+    assert "not answering" in str(err.value) and "commons-helper serve" in str(err.value)
+
+
+async def test_open_with_a_wrong_secret(client: TestClient[Any, Any]) -> None:
+    import asyncio
+
+    from commons_helper.cli_open import HelperNotRunning
+
+    write_runtime(str(client.make_url("")).rstrip("/"), secret="not-the-secret")
+    args, ctx = open_command(["open", "--print"])
+    with pytest.raises(HelperNotRunning) as err:
+        await asyncio.to_thread(args.func, args, ctx)
+    assert "did not accept the secret" in str(err.value)
+
+
+def test_open_refuses_to_send_the_secret_off_the_machine() -> None:
+    from commons_helper.cli_open import HelperNotRunning
+
+    write_runtime("http://192.0.2.1:8471")
+    args, ctx = open_command(["open", "--print"])
+    with pytest.raises(HelperNotRunning) as err:
+        args.func(args, ctx)
+    assert "not a local address" in str(err.value)
