@@ -1,0 +1,1 @@
+"""The helper service's aiohttp application (``app.create_app`` is the only place it is assembled)."""
