@@ -216,7 +216,14 @@ class _Raw:
 
 
 class MetaOAuthServer(AuthorizationServer):  # type: ignore[misc]
-    """Meta-like authorization server. Thread-safe: every request holds ``self.lock``."""
+    """Meta-like authorization server. Thread-safe: every request holds ``self.lock``.
+
+    ``issued`` collects every secret it handed out or was sent (tokens, codes, client secrets,
+    PKCE verifiers) so that tests can check none of them ever shows up in output or logs;
+    ``MetaOAuthServer.instances`` lists every server created in this process.
+    """
+
+    instances: ClassVar[list[MetaOAuthServer]] = []
 
     def __init__(self, *, user: str = "Admin", user_id: int = 1, consent: str = "auto",
                  code_lifetime: float = 600.0, access_lifetime: float = 4 * 3600.0,
@@ -233,7 +240,9 @@ class MetaOAuthServer(AuthorizationServer):  # type: ignore[misc]
         self.codes: dict[str, AuthCode] = {}
         self.tokens: list[Token] = []
         self.events: list[Event] = []
+        self.issued: set[str] = set()
         self.lock = threading.RLock()
+        MetaOAuthServer.instances.append(self)
         self.base_url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -256,6 +265,8 @@ class MetaOAuthServer(AuthorizationServer):  # type: ignore[misc]
             redirect_uri=redirect_uri, grants=grants, owner_only=owner_only, owner=self.user)
         with self.lock:
             self.clients[client.client_id] = client
+            if client.client_secret:
+                self.issued.add(client.client_secret)
         return client
 
     def issue_owner_only_token(self, client: Client) -> str:
@@ -328,6 +339,7 @@ class MetaOAuthServer(AuthorizationServer):  # type: ignore[misc]
             token["scope"] = scope
         if include_refresh_token:
             token["refresh_token"] = secrets.token_urlsafe(48)
+        self.issued.update(v for k, v in token.items() if k.endswith("_token"))
         return token
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
@@ -464,8 +476,11 @@ class MetaOAuthServer(AuthorizationServer):  # type: ignore[misc]
 
     async def _token(self, request: web.Request) -> web.Response:
         raw = await self._raw(request)
-        grant_type = dict(raw.form).get("grant_type", "")
+        form = dict(raw.form)
+        grant_type = form.get("grant_type", "")
         with self.lock:
+            self.issued.update(form[k] for k in ("code_verifier", "client_secret", "code",
+                                                 "refresh_token") if form.get(k))
             resp: web.Response = self.create_token_response(raw)
             if resp.status == 200:
                 self.events.append(Event(f"token:{grant_type}", dict(raw.form).get("client_id", "")))
@@ -510,6 +525,7 @@ class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mi
         return redirect_uri
 
     def save_authorization_code(self, code: str, request: Any) -> None:
+        self.server.issued.add(code)
         data = request.payload.data
         self.server.codes[code] = AuthCode(
             code=code, client_id=request.client.client_id,
