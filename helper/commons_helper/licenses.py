@@ -62,7 +62,7 @@ _FOLD = [
     (re.compile(r"\bcc[\s_-]*zero\b"), "cc0"),
 ]
 _SHORT = re.compile(
-    r"\bcc[\s_-]*by(?P<mods>(?:[\s_-]*(?:sa|nc|nd)\b)*)(?:[\s_-]*(?:license|licence))?"
+    r"(?<![a-z])cc[\s_-]*by(?P<mods>(?:[\s_-]*(?:sa|nc|nd)(?![a-z]))*)(?:[\s_-]*(?:license|licence))?"
     r"[\s_-]*v?(?P<ver>\d)(?:\.(?P<minor>\d))?(?!\.?\d)(?!-[a-z]{2}\b)"
 )
 _CC0 = re.compile(r"\bcc[\s_-]?0(?:[\s_-]*(?:1\.0|universal))?\b|\bcc0\b")
@@ -180,7 +180,7 @@ def license_option_wikitext(value: str) -> str:
             f"{{{{self|cc-by-sa-4.0}}}}. {HOW_TO_SET}",
             code="bad-license",
         )
-    known = recognize_license(value)
+    known = None if ("|" in value or "," in value) else recognize_license(value)
     if known is not None:
         if not known.free:
             _check_args([value], value)
