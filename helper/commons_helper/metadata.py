@@ -310,7 +310,7 @@ def _decode_text(s: str, *, utf8_declared: bool = False) -> str:
 
 
 def _decode_exif_ascii(s: str) -> str:
-    return _decode_text(s.rstrip("\x00"))
+    return _decode_text(s.rstrip("\x00 "))
 
 
 def _lang_key(raw: str) -> str:
