@@ -259,7 +259,7 @@ class BatchTitles:
 
     def claim(self, title: str) -> str:
         """``title`` if still free in this batch, else the first free "base (n).ext"; remembered."""
-        chosen = ucfirst(title.strip())
+        chosen = title_key(title)
         if title_key(chosen) in self._taken:
             base, dot, ext = chosen.rpartition(".")
             if not dot:
