@@ -253,6 +253,7 @@ class BatchTitles:
 
     def __init__(self, taken: Iterable[str] = ()) -> None:
         self._taken: set[str] = {title_key(t) for t in taken}
+        self._next: dict[str, int] = {}  # title key -> the next number to try, so claims stay O(1)
 
     def __contains__(self, title: object) -> bool:
         return isinstance(title, str) and title_key(title) in self._taken
@@ -264,11 +265,13 @@ class BatchTitles:
             base, dot, ext = chosen.rpartition(".")
             if not dot:
                 base, ext = chosen, ""
-            n = 2
+            key = title_key(title)
+            n = self._next.get(key, 2)
             while True:
                 chosen = fit_title(base, ext, f" ({n})") if ext else f"{base} ({n})"
                 if title_key(chosen) not in self._taken:
                     break
                 n += 1
+            self._next[key] = n + 1
         self._taken.add(title_key(chosen))
         return chosen
