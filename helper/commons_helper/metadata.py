@@ -729,8 +729,13 @@ def _camera_position(exif: Mapping[str, Value], xmp: Mapping[str, Value]) -> Geo
 
 def _struct_position(xmp: Mapping[str, Value], struct: str) -> GeoPoint | None:
     """First position in an IPTC Extension location (LocationShown[n] / LocationCreated)."""
-    prefixes = [f"Xmp.iptcExt.{struct}"] + [f"Xmp.iptcExt.{struct}[{i}]" for i in range(1, 21)]
-    for prefix in prefixes:
+    start = f"Xmp.iptcExt.{struct}"
+    prefixes = [
+        key.rsplit("/", 1)[0]
+        for key in xmp
+        if key.startswith(start) and key.endswith(":GPSLatitude") and key.count("/") == 1
+    ]
+    for prefix in dict.fromkeys(prefixes):  # exiv2 lists array items in order
         def get(name: str, prefix: str = prefix) -> str:
             return _text(xmp, f"{prefix}/exif:{name}") or _text(xmp, f"{prefix}/Iptc4xmpExt:{name}")
 
