@@ -97,8 +97,9 @@ class Job:
         src = self.meta.get("source")
         return dict(src) if isinstance(src, dict) else {}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, now: float | None = None) -> dict[str, Any]:
         """The job as the local API shows it (docs/api.md)."""
+        now = time.time() if now is None else now
         title = self.result_title or (f"File:{self.page_title}" if self.page_title else None)
         error = None
         if self.error_code:
@@ -115,7 +116,7 @@ class Job:
             "progress": {"done": self.progress_done, "total": self.progress_total or self.size},
             "attempts": self.attempts,
             "next_attempt": _iso(self.next_attempt)
-            if self.status == QUEUED and self.next_attempt > time.time() else None,
+            if self.status == QUEUED and self.next_attempt > now else None,
             "source": self.source,
             "created": _iso(self.created),
             "updated": _iso(self.updated),

@@ -47,6 +47,12 @@ async def create_upload(request: web.Request) -> web.Response:
     app = request.app
     limits = app[LIMITS]
     check_content_length(request.content_length, limits.max_file_bytes, limits.max_meta_bytes)
+    if request.content_type == "application/x-www-form-urlencoded":
+        fields = await request.post()
+        if "file" in fields:
+            raise BadRequest("the `file` field holds text (a path?), not a photo: send multipart/form-data "
+                             "with the file's bytes; the helper never reads a path named in a request. "
+                             "With curl: -F file=@photo.jpg", code="not-a-file")
     if not request.content_type.startswith("multipart/"):
         raise BadRequest("send multipart/form-data with a `file` part (the photo) and a `meta` part "
                          "(JSON; see docs/api.md)", code="not-multipart")

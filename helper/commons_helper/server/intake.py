@@ -16,6 +16,7 @@ import os
 import re
 import time
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ _PATHLIKE = re.compile(r"^(file://|~|/|[A-Za-z]:[\\/]|\\\\)")
 
 def display_name(hint: str | None) -> str:
     """The client's file name, only for showing (never a path on our disk)."""
-    name = (hint or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = urllib.parse.unquote(hint or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
     return name[:200] or "photo"
 
