@@ -120,21 +120,43 @@
     if (row) return row;
     row = $("job-template").content.firstElementChild.cloneNode(true);
     row.dataset.jobId = id;
+    wireRow(id, row);
     const img = row.querySelector(".thumb img");
-    img.addEventListener("load", () => { img.hidden = false; row.querySelector(".thumb-placeholder").hidden = true; });
-    img.addEventListener("error", () => { img.hidden = true; row.querySelector(".thumb-placeholder").hidden = false; });
-    img.src = "/api/v1/uploads/" + encodeURIComponent(id) + "/thumbnail";
+    img.addEventListener("load", () => { img.classList.add("loaded"); row.querySelector(".thumb-placeholder").hidden = true; });
+    img.addEventListener("error", () => {
+      // No small preview: browsers can show the spooled file itself when it is a JPEG, PNG or WebP
+      // (kept until it is on the wiki); anything else keeps the placeholder.
+      const next = img.dataset.fallback;
+      img.dataset.fallback = "";
+      if (next) { img.src = next; return; }
+      img.hidden = true;
+      row.querySelector(".thumb-placeholder").hidden = false;
+    });
+    rows.set(id, row);
+    return row;
+  }
+
+  function loadThumbnail(row, job) {
+    const img = row.querySelector(".thumb img");
+    if (img.dataset.started) return;
+    img.dataset.started = "1";
+    const base = "/api/v1/uploads/" + encodeURIComponent(String(job.id));
+    img.dataset.fallback = /\.(jpe?g|png|webp|gif)$/i.test(String(job.file || "")) ? base + "/file" : "";
+    img.decoding = "async";
+    img.src = base + "/thumbnail";
+  }
+
+  function wireRow(id, row) {
     row.querySelector(".job-retry").addEventListener("click", () => act(id, "retry"));
     row.querySelector(".job-cancel").addEventListener("click", () => act(id, "cancel"));
     const details = row.querySelector("details");
     details.addEventListener("toggle", () => { if (details.open) loadWikitext(id, row); });
-    rows.set(id, row);
-    return row;
   }
 
   function render(job) {
     const id = String(job.id);
     const row = rowFor(id);
+    loadThumbnail(row, job);
     const status = String(job.status || "queued");
     const [words, tone] = STATUS[status] || [status, "idle"];
     row.dataset.status = status;
@@ -169,7 +191,11 @@
     if (tone === "ok") fraction = 1;
     bar.value = Math.round(fraction * 1000) / 10;
     const label = total > 0 ? bytes(Math.min(done, total)) + " of " + bytes(total) : "";
-    if (status === "uploading" || status === "preparing" || status === "queued") {
+    if (status === "queued" && job.next_attempt) {
+      text.textContent = "Trying again at " + when(job.next_attempt);
+    } else if (status === "queued" && done === 0) {
+      text.textContent = total > 0 ? bytes(total) : "";
+    } else if (status === "uploading" || status === "preparing" || status === "queued") {
       text.textContent = total > 0 ? label + " · " + Math.round(fraction * 100) + "%" : "";
     } else {
       text.textContent = total > 0 ? bytes(total) : "";
@@ -290,7 +316,10 @@
   function startPolling() {
     if (pollTimer || !connected) return;
     setLive("poll");
-    pollTimer = window.setInterval(() => { loadJobs().catch(() => {}); }, POLL_MS);
+    pollTimer = window.setInterval(() => {
+      loadJobs().catch(() => {});
+      loadHealth().catch(() => {});
+    }, POLL_MS);
   }
 
   function stopPolling() {
@@ -311,6 +340,9 @@
       setLive("live");
       loadJobs().catch(() => {});  // catch up on whatever happened while we were away
     });
+    events.addEventListener("health", (e) => {
+      try { showHealth(JSON.parse(e.data)); } catch (err) { /* ignored */ }
+    });
     events.addEventListener("job", (e) => {
       try { upsert(JSON.parse(e.data)); } catch (err) { /* a malformed event is ignored */ }
     });
@@ -323,6 +355,25 @@
         api("GET", "/api/v1/health").catch(() => {});
       }
     });
+  }
+
+  // ---------------------------------------------------------------- health (paused queue)
+
+  function showHealth(h) {
+    if (!h) return;
+    if (h.paused) {
+      const reason = typeof h.pause_reason === "string" && h.pause_reason ? h.pause_reason
+        : "the helper needs you to sign in again.";
+      banner("paused", "warn", ["Uploads are paused: " + reason + " Nothing waiting is lost; they continue once this is fixed."]);
+    } else {
+      banner("paused");
+    }
+  }
+
+  async function loadHealth() {
+    const h = await api("GET", "/api/v1/health");
+    showHealth(h);
+    return h;
   }
 
   // ---------------------------------------------------------------- sign-in
@@ -357,7 +408,7 @@
       if (err.status === 401) return;
       // Sign-in endpoints unavailable: the health check still says who uploads.
       try {
-        const health = await api("GET", "/api/v1/health");
+        const health = await loadHealth();
         showSignin({ signed_in: health.signed_in, user: health.user, source: "health" });
         if (!health.signed_in) banner("signin", "info", ["Sign in from a terminal with ", { code: "commons-helper login" }, ", then reload this page."]);
       } catch (err2) { /* banner already shown */ }
@@ -481,7 +532,7 @@
       if (err.status !== 401) banner("queue", "bad", [err.message]);
       if (!connected) return;
     }
-    loadSignin();
+    loadSignin().then(() => loadHealth()).catch(() => {});
     loadSettings().catch((err) => { if (err.status !== 401) settingsStatus("bad", err.message); });
     startEvents();
   }
