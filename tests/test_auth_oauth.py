@@ -29,12 +29,8 @@ from commons_helper.auth.tokens import AccessTokenAuthenticator, OAuthAuthentica
 from commons_helper.errors import SignInNeeded
 from commons_helper.paths import get_paths
 from tests.peers.oauth_server import MetaOAuthServer
-from tests.test_auth_support import (  # noqa: F401 - fixtures
-    Transcript,
-    follow_redirects,
-    leak_check,
-    oauth,
-)
+from tests.test_auth_support import *  # noqa: F403 - the fixtures (oauth, leak_check, ...)
+from tests.test_auth_support import Transcript, follow_redirects
 
 UA = "commons-helper-tests/1 (test@example.org)"
 pytestmark = pytest.mark.usefixtures("leak_check")
@@ -106,7 +102,7 @@ async def test_registered_callback_without_port_accepts_any_loopback_port(
     async with LoopbackListener(signin.pending, signin.finish) as listener:
         assert listener.port > 0
         _auth, url = signin.begin(listener.redirect_uri)
-        status, final, body = await browse(url)
+        status, final, _body = await browse(url)
         assert await listener.wait(10) == "Admin"
     assert status == 200 and f":{listener.port}/oauth/callback" in final
 
@@ -123,7 +119,7 @@ async def test_localhost_callback_is_refused_without_redirect(oauth: MetaOAuthSe
 async def test_public_client_must_use_pkce(oauth: MetaOAuthServer, store: CredentialStore) -> None:
     signin = new_signin(oauth, store, confidential=False)
     async with LoopbackListener(signin.pending, signin.finish) as listener:
-        auth, url = signin.begin(listener.redirect_uri)
+        _auth, url = signin.begin(listener.redirect_uri)
         q = [(k, v) for k, v in urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query)
              if not k.startswith("code_challenge")]
         await browse(signin.endpoints.authorize + "?" + urllib.parse.urlencode(q))

@@ -27,6 +27,9 @@ from tests.peers.bearer_gateway import BearerGateway
 from tests.peers.mediawiki import TestWiki
 from tests.peers.oauth_server import MetaOAuthServer
 
+#: What ``from tests.test_auth_support import *`` brings into a test module: the fixtures.
+__all__ = ["gateway", "leak_check", "oauth", "oauth_click"]
+
 SCANNED_LOGGERS = ("commons_helper", "aiohttp.access", "aiohttp.server", "httpx2", "httpx",
                    "authlib.integrations")
 
