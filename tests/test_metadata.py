@@ -673,3 +673,14 @@ def test_damaged_xmp_falls_back_to_exif_and_iptc_silently(
     assert (meta.title, meta.creator, meta.keywords) == (spec().title, spec().creator, spec().keywords)
     assert meta.descriptions == {"x-default": spec().descriptions["x-default"]}  # IPTC caption
     assert meta.camera_position == GeoPoint(*spec().camera)  # type: ignore[misc]
+
+
+def test_broken_windows_xp_tag_does_not_lose_the_other_exif(tmp_path: Path) -> None:
+    import pyexiv2
+    from pyexiv2.convert import _dumps
+
+    path = write_tags(base_image(tmp_path), exif={"Exif.Image.Artist": "Ann"})
+    with pyexiv2.Image(str(path)) as img:  # odd byte count: not UTF-16 (pyexiv2's read_exif raises)
+        img._exiv2api_image.modify_exif(_dumps({"Exif.Image.XPTitle": "65 0 66"}), "utf-8")
+    meta = read_metadata(path)
+    assert (meta.creator, meta.title) == ("Ann", "")
