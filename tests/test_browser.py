@@ -95,7 +95,7 @@ class FakeQueue:
     def update(self, id: str, *, publish: bool = True, **changes: Any) -> None:
         j = dict(self.jobs[id])
         j.update(changes)
-        j["updated"] = "2026-12-03T12:%02d:00Z" % (int(j["updated"][14:16]) + 1)
+        j["updated"] = f"2026-12-03T12:{int(j['updated'][14:16]) + 1:02d}:00Z"
         self.put(j, publish=publish)
 
     @web.middleware
@@ -392,14 +392,16 @@ async def test_settings_are_shown_and_saved(fake_helper: Served, browser: Any) -
     assert saved.author == "Ada"
     assert saved.categories == ("Bridges in Paris", "Photographs by Ada")
     assert saved.strip_location is True
-    assert [(z.name, z.lat, z.lon, z.radius_m) for z in saved.privacy_zones] == [("Home", 48.8566, 2.3522, 300.0)]
+    zones = [(z.name, z.lat, z.lon, z.radius_m) for z in saved.privacy_zones]
+    assert zones == [("Home", 48.8566, 2.3522, 300.0)]
     assert saved.wiki == "http://127.0.0.1:1/api.php"
     await expect(page.get_by_label("Categories")).to_have_value("Bridges in Paris\nPhotographs by Ada")
 
     before = paths.config_file.read_bytes()
     await page.get_by_label("Language").fill("English")
     await page.get_by_role("button", name="Save settings").click()
-    await expect(page.locator("#settings-status")).to_contain_text("Not saved: language must be a language code")
+    await expect(page.locator("#settings-status")).to_contain_text(
+        "Not saved: language must be a language code")
     assert paths.config_file.read_bytes() == before
 
 
@@ -432,19 +434,25 @@ async function attempt(name, fn) {
   try { const r = await fn(); return [name, "ok", r]; } catch (e) { return [name, "error", String(e.name)]; }
 }
 async function readBody(r) { return {type: r.type, status: r.status, body: await r.text()}; }
+const inc = {credentials: "include"};
+const get = (path, init) => async () => readBody(await fetch(H + path, {...inc, ...init}));
 window.results = (async () => {
   const out = [];
-  out.push(await attempt("cors-list", async () => readBody(await fetch(H + "/api/v1/uploads", {credentials: "include"}))));
-  out.push(await attempt("cors-settings", async () => readBody(await fetch(H + "/api/v1/settings", {credentials: "include"}))));
-  out.push(await attempt("cors-health", async () => readBody(await fetch(H + "/api/v1/health", {credentials: "include"}))));
-  out.push(await attempt("nocors-list", async () => readBody(await fetch(H + "/api/v1/uploads", {mode: "no-cors", credentials: "include"}))));
+  out.push(await attempt("cors-list", get("/api/v1/uploads")));
+  out.push(await attempt("cors-settings", get("/api/v1/settings")));
+  out.push(await attempt("cors-health", get("/api/v1/health")));
+  out.push(await attempt("nocors-list", get("/api/v1/uploads", {mode: "no-cors"})));
   const fd = new FormData();
   fd.append("meta", JSON.stringify({batch: "evil"}));
   fd.append("file", new Blob(["not a photo"], {type: "image/jpeg"}), "evil.jpg");
-  out.push(await attempt("nocors-enqueue", async () => readBody(await fetch(H + "/api/v1/uploads", {method: "POST", mode: "no-cors", credentials: "include", body: fd}))));
-  out.push(await attempt("cors-enqueue", async () => readBody(await fetch(H + "/api/v1/uploads", {method: "POST", credentials: "include", body: fd}))));
-  out.push(await attempt("put-settings", async () => readBody(await fetch(H + "/api/v1/settings", {method: "PUT", credentials: "include", headers: {"Content-Type": "application/json"}, body: JSON.stringify({author: "evil"})}))));
-  out.push(await attempt("session-token", async () => readBody(await fetch(H + "/api/v1/session-token", {method: "POST", mode: "no-cors", credentials: "include"}))));
+  const post = {method: "POST", body: fd};
+  out.push(await attempt("nocors-enqueue", get("/api/v1/uploads", {...post, mode: "no-cors"})));
+  out.push(await attempt("cors-enqueue", get("/api/v1/uploads", {method: "POST", body: fd})));
+  const json = {"Content-Type": "application/json"};
+  const evil = JSON.stringify({author: "evil"});
+  const put = {method: "PUT", headers: json, body: evil};
+  out.push(await attempt("put-settings", get("/api/v1/settings", put)));
+  out.push(await attempt("session-token", get("/api/v1/session-token", {method: "POST", mode: "no-cors"})));
   out.push(await attempt("events", () => new Promise((resolve, reject) => {
     const es = new EventSource(H + "/api/v1/events", {withCredentials: true});
     es.addEventListener("job", (e) => { es.close(); resolve(e.data); });
