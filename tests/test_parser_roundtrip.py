@@ -264,3 +264,21 @@ def test_category_names_from_keywords_render_as_categories(dumpers: TestWiki, un
     assert sorted(cats) == sorted(collect_categories(meta))
     assert not parsed["properties"]  # "__NOTOC__" in a category name did not become a magic word
     assert rendered_fields(parsed["text"])["f-self"] == "cc-by-4.0;"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["darktable", "digikam", "lightroom"])
+def test_golden_pages_parse_as_intended(dumpers: TestWiki, unique: str, name: str) -> None:
+    from tests.test_wikitext import GOLDEN_CASES
+
+    meta, options = GOLDEN_CASES[name]
+    page = render_page(meta, options)
+    parsed = parse(dumpers, page, f"File:Roundtrip golden {name} {unique}.jpg")
+    got = rendered_fields(parsed["text"])  # type: ignore[arg-type]
+    cats = [c["category"].replace("_", " ") for c in parsed["categories"]]  # type: ignore[index,union-attr]
+    assert sorted(cats) == sorted(collect_categories(meta, options.categories))
+    assert got["f-date"] == format_date(meta.date_taken)
+    assert got["f-source"] == "own-work"
+    assert (got.get("f-unc") == "uncategorized") == (not cats)
+    shown = "\n".join(v for k, v in got.items() if k.startswith("lang-"))
+    for text in (*meta.descriptions.values(), meta.title):
+        assert visible(text) in shown, text
