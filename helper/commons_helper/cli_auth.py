@@ -173,17 +173,19 @@ def run_login(args: argparse.Namespace, ctx: Context) -> int:
         if not client_id:
             raise UsageError("--client-secret-stdin needs --client-id")
         client_secret = _read_stdin("client secret")
+    grants = requested_grants(args.allow_overwrite_others, args.scopes)
     if not client_id:
-        # Signing in again: reuse the consumer of the stored OAuth sign-in.
+        # Signing in again: reuse the consumer (and grants) of the stored OAuth sign-in.
         previous = store.get(endpoints.base)
         if previous is not None and previous.kind == KIND_OAUTH and previous.client_id:
             client_id, client_secret = previous.client_id, previous.client_secret
+            if previous.grants and not args.scopes and not args.allow_overwrite_others:
+                grants = previous.grants
             print(f"Signing in again with the consumer {client_id} you used before.",
                   file=sys.stderr)
         else:
             print(WAYS.format(where=store.location))
             return 0
-    grants = requested_grants(args.allow_overwrite_others, args.scopes)
     signin = BrowserSignIn(endpoints=endpoints, client=ClientConfig(client_id, client_secret),
                            store=store, user_agent=_user_agent(ctx), grants=grants)
 
