@@ -19,13 +19,16 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from commons_helper import cli
 from tests.peers.bearer_gateway import BearerGateway
-from tests.peers.mediawiki import TestWiki
 from tests.peers.oauth_server import MetaOAuthServer
+
+if TYPE_CHECKING:
+    from tests.peers.mediawiki import TestWiki
 
 #: What ``from tests.test_auth_support import *`` brings into a test module: the fixtures.
 __all__ = ["gateway", "leak_check", "oauth", "oauth_click"]
