@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from commons_helper.auth.flow import Endpoints
+from commons_helper.auth.store import KIND_OAUTH, Credential, open_store
 from commons_helper.config import Settings, load_settings, save_settings
 from commons_helper.paths import get_paths
 from commons_helper.server import keys, webpage
@@ -43,6 +45,20 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-
 SECRET = "browser-test-secret-" + "y" * 20
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+
+
+@pytest.fixture(autouse=True)
+def no_keychain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMONS_HELPER_KEYRING", "0")  # credentials in the test's own file
+
+
+def sign_in_as(user: str, *, oauth_base: str = Settings().oauth_base, **changes: Any) -> None:
+    """A stored OAuth sign-in, as `commons-helper login` leaves it."""
+    cred = Credential(key=Endpoints.from_base(oauth_base).base, kind=KIND_OAUTH, username=user,
+                      grants=("basic", "uploadfile", "editpage", "createeditmovepage"),
+                      access_token="at-" + "z" * 20, refresh_token="rt-" + "z" * 20,
+                      expires_at=4102444800.0, client_id="c" * 32, client_secret="s" * 40)
+    open_store(get_paths()).put(cred.with_changes(**changes))
 
 
 def free_port() -> int:
@@ -194,6 +210,8 @@ async def fake_helper() -> AsyncIterator[Served]:
     app[keys.SESSIONS] = sessions
     app[keys.PATHS] = get_paths()
     app[keys.SECRET] = SECRET
+    app[keys.SETTINGS] = keys.LiveSettings(get_paths(), Settings())
+    assert app[keys.SETTINGS].value == Settings()  # no config file yet; later saves are picked up
     webpage.setup(app)
     queue.routes(app)
 
@@ -260,13 +278,15 @@ def row(page: Any, id: str) -> Any:
 
 async def test_one_time_link_opens_the_page_with_the_queue(fake_helper: Served, browser: Any) -> None:
     sample_queue(fake_helper.queue)
+    sign_in_as("Ada Lovelace")
     page = await open_page(browser, fake_helper)
     cookies = {c["name"]: c for c in await browser.cookies()}
     assert cookies[COOKIE_NAME]["httpOnly"] is True
     assert cookies[COOKIE_NAME]["sameSite"] == "Strict"
     assert await page.evaluate("document.cookie") == ""  # scripts cannot read the session
 
-    await expect(page.locator("#signin-state")).to_have_text("Signed in as Ada Lovelace")
+    await expect(page.locator("#signin-state")).to_have_text("Signed in as Ada Lovelace · Wikimedia account")
+    await expect(page.locator("#signout-button")).to_be_visible()
     await expect(page.locator("li.job")).to_have_count(4)
     # newest first
     assert await page.locator("li.job").evaluate_all("rows => rows.map(r => r.dataset.jobId)") == \
@@ -423,6 +443,43 @@ async def test_without_the_one_time_link_the_page_says_how_to_connect(fake_helpe
     await expect(other.locator("h1")).to_have_text("This link has already been used or has expired")
 
 
+# ------------------------------------------------------------------ sign in and out from the page
+
+
+async def test_sign_in_again_from_the_page(fake_helper: Served, browser: Any) -> None:
+    from tests.peers.oauth_server import MetaOAuthServer
+
+    oauth = MetaOAuthServer(consent="auto").start()
+    try:
+        consumer = oauth.register_client(confidential=True)
+        save_settings(get_paths(), Settings(oauth_base=oauth.oauth_base))
+        sign_in_as("Ada", oauth_base=oauth.oauth_base, status="sign-in-needed",
+                   client_id=consumer.client_id, client_secret=consumer.client_secret)
+        page = await open_page(browser, fake_helper)
+        await expect(page.locator("#signin-state")).to_have_text("Sign-in needed for Ada; uploads wait")
+        await page.get_by_role("button", name="Sign in with Wikimedia").click()
+        # Meta (the test server) approves and sends the browser back to /oauth/callback, then to the page
+        await expect(page.locator("#signin-state")).to_have_text("Signed in as Admin · Wikimedia account")
+        assert page.url == fake_helper.url + "/"
+        assert oauth.count("token:authorization_code") == 1
+    finally:
+        oauth.stop()
+    stored = open_store(get_paths()).get(oauth.oauth_base)
+    assert stored is not None
+    assert (stored.username, stored.status, stored.client_id) == ("Admin", "ok", consumer.client_id)
+
+
+async def test_sign_out_from_the_page(fake_helper: Served, browser: Any) -> None:
+    sign_in_as("Ada")
+    page = await open_page(browser, fake_helper)
+    await expect(page.locator("#signin-state")).to_have_text("Signed in as Ada · Wikimedia account")
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#signin-state")).to_have_text("Not signed in; uploads wait until you sign in")
+    await expect(page.locator("[data-banner=signout]")).to_contain_text("OAuthManageMyGrants")
+    await expect(page.get_by_role("button", name="Sign in with Wikimedia")).to_be_hidden()
+    assert open_store(get_paths()).all() == []
+
+
 # ------------------------------------------------------------------ another origin in the same browser
 
 FOREIGN_PAGE = """<!doctype html><html><body><form id="f" method="post" enctype="multipart/form-data"
@@ -539,6 +596,7 @@ async def test_another_origin_cannot_enqueue_or_read(fake_helper: Served, browse
 async def test_screenshot_of_the_page(fake_helper: Served, browser: Any, tmp_path: Path) -> None:
     q = fake_helper.queue
     sample_queue(q)
+    sign_in_as("Ada Lovelace")
     save_settings(get_paths(), Settings(license="cc-by-sa-4.0", author="Ada Lovelace", username="Ada",
                                         categories=("Photographs by Ada Lovelace",)))
     page = await open_page(browser, fake_helper)

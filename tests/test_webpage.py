@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import tomllib
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,12 @@ from commons_helper.server import keys, webpage
 from commons_helper.server.session import COOKIE_NAME, LOGIN_TOKEN_TTL, Sessions
 
 SECRET = "test-secret-" + "x" * 20
+OAUTH_BASE = "http://127.0.0.1:9/w/rest.php/oauth2"
+
+
+@pytest.fixture(autouse=True)
+def no_keychain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMONS_HELPER_KEYRING", "0")  # credentials in the test's own file
 
 
 class FakeClock:
@@ -34,6 +42,7 @@ def page_app(sessions: Sessions) -> web.Application:
     app[keys.SESSIONS] = sessions
     app[keys.PATHS] = get_paths()
     app[keys.SECRET] = SECRET
+    app[keys.SETTINGS] = keys.LiveSettings(get_paths(), Settings(oauth_base=OAUTH_BASE))
     webpage.setup(app)
     return app
 
@@ -424,3 +433,102 @@ def test_open_refuses_to_send_the_secret_off_the_machine() -> None:
     with pytest.raises(HelperNotRunning) as err:
         args.func(args, ctx)
     assert "not a local address" in str(err.value)
+
+
+# ------------------------------------------------------------ sign-in state, start, sign out
+
+
+def store_oauth(**changes: Any) -> Any:
+    from commons_helper.auth.store import KIND_OAUTH, Credential, open_store
+
+    cred = Credential(key=OAUTH_BASE, kind=KIND_OAUTH, username="Ada", grants=("basic", "uploadfile"),
+                      access_token="at-secret", refresh_token="rt-secret", expires_at=4102444800.0,
+                      client_id="client-123", client_secret="cs-secret")
+    return open_store(get_paths()).put(cred.with_changes(**changes))
+
+
+async def test_signin_state_when_nobody_signed_in(client: TestClient[Any, Any]) -> None:
+    state = await (await client.get("/api/v1/signin")).json()
+    assert state["signed_in"] is False
+    assert state["can_sign_in"] is False and state["can_sign_out"] is False
+    assert "commons-helper login" in state["message"]
+    resp = await client.post("/api/v1/signin/start")
+    assert resp.status == 409
+    assert (await resp.json())["error"]["code"] == "no-consumer"
+
+
+async def test_signin_state_of_a_stored_oauth_sign_in(client: TestClient[Any, Any]) -> None:
+    store_oauth()
+    resp = await client.get("/api/v1/signin")
+    text = await resp.text()
+    for secret in ("at-secret", "rt-secret", "cs-secret"):
+        assert secret not in text
+    state = json.loads(text)
+    assert state["signed_in"] is True
+    assert (state["user"], state["kind"], state["source"]) == ("Ada", "oauth", "store")
+    assert state["expires"] == "2100-01-01T00:00:00Z"
+    assert state["renewable"] is True
+    assert state["can_sign_in"] is True and state["can_sign_out"] is True
+
+
+async def test_signin_needed_is_not_signed_in(client: TestClient[Any, Any]) -> None:
+    store_oauth(status="sign-in-needed")
+    state = await (await client.get("/api/v1/signin")).json()
+    assert state["signed_in"] is False
+    assert state["status"] == "sign-in-needed"
+    assert state["can_sign_in"] is True
+
+
+async def test_signin_start_gives_a_pkce_authorize_url_back_to_this_server(
+        client: TestClient[Any, Any]) -> None:
+    store_oauth()
+    resp = await client.post("/api/v1/signin/start")
+    assert resp.status == 200
+    url = urllib.parse.urlsplit((await resp.json())["authorize_url"])
+    query = dict(urllib.parse.parse_qsl(url.query))
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{OAUTH_BASE}/authorize"
+    assert query["client_id"] == "client-123"
+    assert query["redirect_uri"] == f"http://127.0.0.1:{client.port}/oauth/callback"
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"]
+    assert query["state"]
+    assert "cs-secret" not in url.query
+    assert set(query["scope"].split()) == {"basic", "uploadfile", "editpage", "createeditmovepage"}
+
+
+async def test_callback_with_an_unknown_state_stores_nothing(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/oauth/callback?state=forged&code=abc", allow_redirects=False)
+    assert resp.status == 400
+    assert "Nothing was stored" in await resp.text()
+    from commons_helper.auth.store import open_store
+
+    assert open_store(get_paths()).all() == []
+
+
+async def test_signout_removes_the_stored_sign_in(client: TestClient[Any, Any]) -> None:
+    from commons_helper.auth.store import open_store
+
+    store_oauth()
+    resp = await client.post("/api/v1/signout")
+    assert resp.status == 200
+    data = await resp.json()
+    assert data["removed"]["user"] == "Ada"
+    assert "OAuthManageMyGrants" in data["removed"]["revoke"]
+    assert data["signed_in"] is False and data["can_sign_out"] is False
+    assert open_store(get_paths()).all() == []
+    again = await (await client.post("/api/v1/signout")).json()
+    assert again["removed"] is None
+
+
+async def test_credentials_from_the_environment_are_shown_not_changed(
+        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMONS_HELPER_BOT_USER", "Ada@uploader")
+    monkeypatch.setenv("COMMONS_HELPER_BOT_PASSWORD", "bp-secret")
+    resp = await client.get("/api/v1/signin")
+    text = await resp.text()
+    assert "bp-secret" not in text
+    state = json.loads(text)
+    assert (state["signed_in"], state["user"], state["kind"], state["source"]) == \
+        (True, "Ada", "bot-password", "environment")
+    assert state["can_sign_in"] is False and state["can_sign_out"] is False
+    assert (await client.post("/api/v1/signout")).status == 409
+    assert (await client.post("/api/v1/signin/start")).status == 409

@@ -11,6 +11,7 @@ Routes added by :func:`setup` (the service's ``create_app`` calls it):
     GET  /api/v1/signin            {"signed_in", "user", "kind", "expires"}
     POST /api/v1/signin/start      {"authorize_url"} for browser sign-in
     POST /api/v1/signout           forget the stored credentials
+    GET  /oauth/callback           where Meta sends the browser back after a sign-in started here
 
 The service's middlewares do the Host check for every route and require the
 Bearer secret or a valid session cookie (plus a same-origin ``Origin`` for
@@ -21,20 +22,35 @@ no-store on the login URL).
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hmac
-import importlib
 import importlib.resources
-import inspect
 import math
+import os
 import re
+import time
 from dataclasses import fields
 from typing import Any
 
 from aiohttp import web
 
-from ..config import Settings, from_mapping, load_settings, save_settings
-from ..errors import CommonsHelperError, UsageError
-from . import keys
+from ..auth.callback import callback_handler
+from ..auth.flow import (
+    CALLBACK_PATH,
+    DEFAULT_GRANTS,
+    Endpoints,
+    PendingAuthorization,
+    PendingAuthorizations,
+    loopback_redirect_uri,
+)
+from ..auth.oauth import ClientConfig
+from ..auth.signin import BrowserSignIn, find_credential
+from ..auth.store import KIND_OAUTH, open_store
+from ..config import Settings, from_mapping, load_settings, save_settings, user_agent
+from ..errors import CommonsHelperError, SignInNeeded, UsageError
+from ..session import ENV_ACCESS_TOKEN, ENV_BOT_USER, authenticator_from_env
+from . import keys, security
 from .session import COOKIE_NAME, LOGIN_TOKEN_TTL, Sessions
 
 #: Settings the web page may change. ``wiki``, ``oauth_base``, ``port`` and friends stay
@@ -74,15 +90,17 @@ _PAGE_HEADERS = {
 
 def setup(app: web.Application) -> None:
     """Add the web page's routes to the service's app."""
+    signin = WebSignIn()
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/login", login)
     app.router.add_post("/api/v1/session-token", session_token)
     app.router.add_get("/api/v1/settings", get_settings)
     app.router.add_put("/api/v1/settings", put_settings)
-    app.router.add_get("/api/v1/signin", signin_state)
-    app.router.add_post("/api/v1/signin/start", signin_start)
-    app.router.add_post("/api/v1/signout", signout)
+    app.router.add_get("/api/v1/signin", signin.state)
+    app.router.add_post("/api/v1/signin/start", signin.start)
+    app.router.add_post("/api/v1/signout", signin.sign_out)
+    app.router.add_get(CALLBACK_PATH, signin.callback)
 
 
 # ---------------------------------------------------------------- helpers
@@ -316,55 +334,151 @@ async def put_settings(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------- sign-in (commons_helper.auth)
 
-_AUTH_UNAVAILABLE = (
-    "Signing in from the web page is not available in this version of the helper. "
-    "Sign in with `commons-helper login` in a terminal, then reload this page."
+_CLI_SIGNIN = (
+    "To sign in from this page, connect once from a terminal with `commons-helper login` "
+    "(browser sign-in with your OAuth consumer); after that this page can sign you in again "
+    "and out. Owner-only tokens and bot passwords are set up with `commons-helper login` too."
 )
 
 
-def _auth_api() -> Any | None:
-    """The OAuth module's web hooks, when that module is installed."""
-    try:
-        module = importlib.import_module("commons_helper.auth.web")
-    except ModuleNotFoundError:
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
         return None
-    return module
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
+class WebSignIn:
+    """Browser sign-in started from the page; the callback comes back to this same server.
 
+    One instance per app (``setup`` makes it and binds the handlers to it), so the
+    started sign-ins (``state`` + PKCE verifier) are shared by start and callback.
+    """
 
-async def signin_state(request: web.Request) -> web.Response:
-    api = _auth_api()
-    if api is None:
-        return _error(503, "sign-in-unavailable", _AUTH_UNAVAILABLE)
-    try:
-        state = await _maybe_await(api.signin_state(request.app))
-    except CommonsHelperError as exc:
-        return _error(exc.http_status, exc.code, str(exc))
-    return web.json_response(state)
+    def __init__(self) -> None:
+        self.pending = PendingAuthorizations()
+        self._signins: dict[str, BrowserSignIn] = {}  # client id -> the flow it started
+        self._tasks: set[asyncio.Task[None]] = set()
 
+    @staticmethod
+    def _settings(app: web.Application) -> Settings:
+        return app[keys.SETTINGS].value
 
-async def signin_start(request: web.Request) -> web.Response:
-    api = _auth_api()
-    if api is None:
-        return _error(503, "sign-in-unavailable", _AUTH_UNAVAILABLE)
-    try:
-        url = await _maybe_await(api.start_signin(request.app, f"{request.scheme}://{request.host}"))
-    except CommonsHelperError as exc:
-        return _error(exc.http_status, exc.code, str(exc))
-    return web.json_response({"authorize_url": str(url)})
+    def _state(self, app: web.Application) -> dict[str, Any]:
+        """Everything GET /api/v1/signin answers (blocking: reads the credential store)."""
+        settings = self._settings(app)
+        worker = app.get(keys.WORKER)
+        wiki: dict[str, Any] = worker.state() if worker is not None else {}
+        base: dict[str, Any] = {
+            "signed_in": False, "user": None, "kind": None, "expires": None, "renewable": False,
+            "status": None, "source": None, "can_sign_in": False, "can_sign_out": False,
+            "message": None, "wiki_user": wiki.get("user"), "paused": bool(wiki.get("paused")),
+        }
+        try:
+            env_auth = authenticator_from_env(os.environ)
+        except UsageError as exc:
+            return {**base, "source": "environment", "message": str(exc)}
+        if env_auth is not None:
+            user = wiki.get("user") or (os.environ.get(ENV_BOT_USER, "").split("@", 1)[0] or None)
+            return {**base, "signed_in": wiki.get("signed_in") is not False, "user": user,
+                    "kind": env_auth.kind, "status": "ok", "source": "environment",
+                    "message": "The helper was started with credentials in its environment "
+                               f"({ENV_BOT_USER} or {ENV_ACCESS_TOKEN}); change them where it is "
+                               "started."}
+        store = open_store(app[keys.PATHS])
+        cred = find_credential(store, oauth_base=settings.oauth_base, wiki=settings.wiki)
+        consumer = self._consumer(store, settings)
+        if cred is None:
+            return {**base, "can_sign_in": consumer is not None,
+                    "message": None if consumer is not None else _CLI_SIGNIN}
+        expired = cred.expires_at is not None and cred.expires_at <= time.time()
+        renewable = cred.kind == KIND_OAUTH and bool(cred.refresh_token)
+        status = "sign-in-needed" if cred.status != "ok" else (
+            "expired" if expired and not renewable else "ok")
+        return {**base, "signed_in": status == "ok", "user": cred.username or None, "kind": cred.kind,
+                "expires": _iso(cred.expires_at), "renewable": renewable, "status": status,
+                "source": "store", "can_sign_in": consumer is not None, "can_sign_out": True,
+                "message": None if status == "ok" or consumer is not None else _CLI_SIGNIN}
 
+    @staticmethod
+    def _consumer(store: Any, settings: Settings) -> tuple[str, str] | None:
+        """The OAuth consumer used before (client id, secret), if any."""
+        previous = store.get(Endpoints.from_base(settings.oauth_base).base)
+        if previous is not None and previous.kind == KIND_OAUTH and previous.client_id:
+            return previous.client_id, previous.client_secret
+        return None
 
-async def signout(request: web.Request) -> web.Response:
-    api = _auth_api()
-    if api is None:
-        return _error(503, "sign-in-unavailable", _AUTH_UNAVAILABLE)
-    try:
-        state = await _maybe_await(api.sign_out(request.app))
-    except CommonsHelperError as exc:
-        return _error(exc.http_status, exc.code, str(exc))
-    return web.json_response(state)
+    async def state(self, request: web.Request) -> web.Response:
+        return web.json_response(await asyncio.to_thread(self._state, request.app))
+
+    async def start(self, request: web.Request) -> web.Response:
+        app = request.app
+        settings = self._settings(app)
+        if authenticator_from_env(os.environ) is not None:
+            return _error(409, "signed-in-by-environment",
+                          "The helper uses the credentials in its environment; signing in here "
+                          "would not change that.")
+        store = open_store(app[keys.PATHS])
+        consumer = await asyncio.to_thread(self._consumer, store, settings)
+        if consumer is None:
+            return _error(409, "no-consumer", _CLI_SIGNIN)
+        port = security.local_port(request)
+        if port is None:
+            return _error(500, "no-port", "The helper cannot tell its own port.")
+        from .. import __version__
+
+        signin = BrowserSignIn(endpoints=Endpoints.from_base(settings.oauth_base),
+                               client=ClientConfig(*consumer), store=store,
+                               user_agent=user_agent(settings, __version__), grants=DEFAULT_GRANTS,
+                               pending=self.pending)
+        self._signins[consumer[0]] = signin
+        _auth, url = signin.begin(loopback_redirect_uri(port))
+        return web.json_response({"authorize_url": url}, headers={"Cache-Control": "no-store"})
+
+    async def finish(self, auth: PendingAuthorization, code: str) -> str:
+        signin = self._signins.get(auth.client_id)
+        if signin is None:
+            raise SignInNeeded("This sign-in was not started from the helper's page. Start it "
+                               "again there.", code="oauth-unknown-client")
+        return await signin.finish(auth, code)
+
+    def done(self, app: web.Application, result: str | CommonsHelperError) -> None:
+        if isinstance(result, str):
+            self._resume(app)
+
+    def _resume(self, app: web.Application) -> None:
+        worker = app.get(keys.WORKER)
+        if worker is not None:  # the queue signs in afresh and, if it was paused, carries on
+            task = asyncio.get_running_loop().create_task(worker.resume())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def callback(self, request: web.Request) -> web.Response:
+        handle = callback_handler(self.pending, self.finish, lambda r: self.done(request.app, r))
+        response = await handle(request)
+        if response.status == 200:  # signed in: back to the page, which shows who
+            raise web.HTTPSeeOther(location="/", headers={"Cache-Control": "no-store",
+                                                          "Referrer-Policy": "no-referrer"})
+        return response
+
+    async def sign_out(self, request: web.Request) -> web.Response:
+        app = request.app
+        if authenticator_from_env(os.environ) is not None:
+            return _error(409, "signed-in-by-environment",
+                          "The helper uses the credentials in its environment; remove them where "
+                          "the helper is started.")
+        settings = self._settings(app)
+
+        def remove() -> dict[str, Any] | None:
+            from ..cli_auth import revoke_hint
+
+            store = open_store(app[keys.PATHS])
+            cred = find_credential(store, oauth_base=settings.oauth_base, wiki=settings.wiki)
+            if cred is None or store.delete(cred.key) is None:
+                return None
+            return {"user": cred.username, "kind": cred.kind,
+                    "revoke": revoke_hint(cred, settings.oauth_base)}
+
+        removed = await asyncio.to_thread(remove)
+        if removed is not None:
+            self._resume(app)
+        return web.json_response({"removed": removed, **await asyncio.to_thread(self._state, app)})

@@ -378,27 +378,28 @@
 
   // ---------------------------------------------------------------- sign-in
 
-  const KINDS = { "oauth": "signed in with Wikimedia", "access-token": "owner-only token", "bot-password": "bot password" };
+  const KINDS = { "oauth": "Wikimedia account", "access-token": "owner-only token", "bot-password": "bot password" };
 
   function showSignin(state) {
-    const signedIn = Boolean(state && state.signed_in);
+    state = state || {};
+    const signedIn = Boolean(state.signed_in);
     const text = $("signin-state");
     if (signedIn) {
       let s = "Signed in as " + String(state.user || "(unknown user)");
       if (state.kind && KINDS[state.kind]) s += " · " + KINDS[state.kind];
-      if (state.expires) {
-        const d = new Date(state.expires);
-        if (!Number.isNaN(d.getTime())) s += " · until " + d.toLocaleDateString([], { day: "numeric", month: "short", year: "numeric" });
-      }
       text.textContent = s;
+      text.title = state.expires && !state.renewable ? "Until " + new Date(state.expires).toLocaleString() : "";
+    } else if (state.status === "sign-in-needed" || state.status === "expired") {
+      text.textContent = "Sign-in needed" + (state.user ? " for " + String(state.user) : "") + "; uploads wait";
     } else {
       text.textContent = "Not signed in; uploads wait until you sign in";
     }
     document.body.dataset.signedIn = signedIn ? "yes" : "no";
     $("signin-dot").className = "signin-dot " + (signedIn ? "on" : "off");
-    const canManage = Boolean(state && state.can_sign_in !== false && state.source !== "health");
-    $("signin-button").hidden = signedIn || !canManage;
-    $("signout-button").hidden = !signedIn || !canManage || state.kind === "bot-password" && state.from_environment === true;
+    $("signin-button").hidden = signedIn || !state.can_sign_in;
+    $("signout-button").hidden = !state.can_sign_out;
+    if (!signedIn && !state.can_sign_in && state.message) banner("signin", "info", [String(state.message)]);
+    else if (signedIn) banner("signin");
   }
 
   async function loadSignin() {
@@ -406,12 +407,11 @@
       showSignin(await api("GET", "/api/v1/signin"));
     } catch (err) {
       if (err.status === 401) return;
-      // Sign-in endpoints unavailable: the health check still says who uploads.
+      // Sign-in details unavailable: the health check still says who uploads.
       try {
         const health = await loadHealth();
-        showSignin({ signed_in: health.signed_in, user: health.user, source: "health" });
-        if (!health.signed_in) banner("signin", "info", ["Sign in from a terminal with ", { code: "commons-helper login" }, ", then reload this page."]);
-      } catch (err2) { /* banner already shown */ }
+        showSignin({ signed_in: health.signed_in, user: health.user });
+      } catch (err2) { /* the banner already says what is wrong */ }
     }
   }
 
@@ -433,8 +433,10 @@
     const button = $("signout-button");
     button.disabled = true;
     try {
-      await api("POST", "/api/v1/signout");
-      banner("signin", "info", ["Signed out. Uploads wait until you sign in again."]);
+      const data = await api("POST", "/api/v1/signout");
+      const removed = data && data.removed;
+      banner("signout", "info", ["Signed out on this computer. Uploads wait until you sign in again." +
+        (removed && removed.revoke ? " " + String(removed.revoke) : "")]);
     } catch (err) {
       if (err.status !== 401) banner("signin", "bad", [err.message]);
     } finally {
