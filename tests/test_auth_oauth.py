@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from commons_helper.auth.bearer import StaticBearer
 from commons_helper.auth.callback import LoopbackListener
 from commons_helper.auth.flow import Endpoints, PendingAuthorization, authorize_url
 from commons_helper.auth.oauth import ClientConfig, OAuthClient, TokenRefused
@@ -25,7 +26,7 @@ from commons_helper.auth.signin import (
     sign_in_with_browser,
 )
 from commons_helper.auth.store import Credential, CredentialStore, open_store
-from commons_helper.auth.tokens import AccessTokenAuthenticator, OAuthAuthenticator
+from commons_helper.auth.tokens import OAuthAuthenticator
 from commons_helper.errors import SignInNeeded
 from commons_helper.paths import get_paths
 from tests.peers.oauth_server import MetaOAuthServer
@@ -237,7 +238,7 @@ async def test_owner_only_token_is_checked_against_the_profile(oauth: MetaOAuthS
     assert cred.kind == "access-token" and cred.username == "Admin" and cred.access_token == token
     assert "uploadfile" in cred.grants
     auth = authenticator_for(cred, store, oauth_base=oauth.oauth_base, user_agent=UA)
-    assert isinstance(auth, AccessTokenAuthenticator)
+    assert isinstance(auth, StaticBearer) and auth.kind == "access-token"
     assert await auth.headers() == {"Authorization": f"Bearer {token}"}
     with pytest.raises(SignInNeeded) as info:
         await sign_in_with_access_token(endpoints, "not-a-real-token-000000", store, user_agent=UA)

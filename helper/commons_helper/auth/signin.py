@@ -41,7 +41,7 @@ from .store import (
     CredentialStore,
     open_store,
 )
-from .tokens import AccessTokenAuthenticator, OAuthAuthenticator
+from .tokens import OAuthAuthenticator
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,9 @@ def authenticator_for(cred: Credential, store: CredentialStore | None, *, oauth_
             return OAuthAuthenticator(cred, oauth, store)
         return OAuthAuthenticator(cred, oauth, store, leeway=leeway)
     if cred.kind == KIND_ACCESS_TOKEN:
-        return AccessTokenAuthenticator(cred.access_token, username=cred.username, key=cred.key)
+        from .bearer import StaticBearer
+
+        return StaticBearer(cred.access_token)
     if cred.kind == KIND_BOT_PASSWORD:
         from .botpassword import BotPassword
 

@@ -1,13 +1,14 @@
-"""Authenticators that send ``Authorization: Bearer``: OAuth 2.0 (refreshing) and owner-only.
+"""The OAuth 2.0 authenticator: Bearer tokens that renew themselves.
 
-Both implement ``commons_helper.auth.base.Authenticator``. The OAuth one keeps
-its access token fresh: it refreshes shortly before expiry and when the wiki
-answers ``mwoauth-invalid-authorization``; Meta rotates refresh tokens, so the
-new pair is persisted (``update_token``, the single place tokens are written)
-*before* it is used; an ``asyncio.Lock`` makes concurrent requests share one
-refresh. When Meta refuses to renew (public client, consent revoked, refresh
-token expired) it raises ``SignInNeeded`` and marks the stored sign-in, so
-queued uploads wait until the user signs in again.
+Implements ``commons_helper.auth.base.Authenticator`` (owner-only tokens use
+``commons_helper.auth.bearer.StaticBearer``). It keeps its access token fresh:
+it refreshes shortly before expiry and when the wiki answers
+``mwoauth-invalid-authorization``; Meta rotates refresh tokens, so the new pair
+is persisted (``update_token``, the single place tokens are written) *before*
+it is used; an ``asyncio.Lock`` makes concurrent requests share one refresh.
+When Meta refuses to renew (public client, consent revoked, refresh token
+expired) it raises ``SignInNeeded`` and marks the stored sign-in, so queued
+uploads wait until the user signs in again.
 """
 
 from __future__ import annotations
@@ -45,34 +46,6 @@ _sent_token: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-class AccessTokenAuthenticator:
-    """An owner-only consumer's access token: static, effectively never expires."""
-
-    kind = "access-token"
-
-    def __init__(self, token: str, *, username: str = "", key: str = "") -> None:
-        self._token = token
-        self.username = username
-        self.key = key
-
-    def __repr__(self) -> str:
-        return f"AccessTokenAuthenticator(username={self.username!r})"
-
-    async def prepare(self, client: MediaWikiClient) -> None:
-        return None
-
-    async def headers(self) -> dict[str, str]:
-        return _bearer(self._token)
-
-    async def recover(self, client: MediaWikiClient, code: str) -> bool:
-        raise SignInNeeded(
-            f"The wiki refused your owner-only access token ({code}); it may have been revoked, "
-            "or the consumer disabled. Get a new token on Meta (Special:OAuthConsumerRegistration"
-            "/list) and run `commons-helper login --access-token-stdin`. " + WAIT_NOTE,
-            code="access-token-refused",
-        )
 
 
 class OAuthAuthenticator:
