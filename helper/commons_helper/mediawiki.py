@@ -19,6 +19,7 @@ wiki by SHA1).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ from .errors import (
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+#: Set while the authenticator prepares (e.g. logs in): its own requests skip preparation.
+_PREPARING: contextvars.ContextVar[bool] = contextvars.ContextVar("preparing", default=False)
 
 #: API error codes that mean "the sign-in is missing or no longer valid".
 AUTH_CODES = frozenset({
@@ -218,11 +222,15 @@ class MediaWikiClient:
     # -- low level ---------------------------------------------------------------------------
 
     async def _ensure_prepared(self) -> None:
-        if self._prepared:
+        if self._prepared or _PREPARING.get():
             return
         async with self._prepare_lock:
             if not self._prepared:
-                await self.auth.prepare(self)
+                token = _PREPARING.set(True)
+                try:
+                    await self.auth.prepare(self)
+                finally:
+                    _PREPARING.reset(token)
                 self._prepared = True
 
     async def _send(self, method: str, params: Mapping[str, str], file: FilePart | None,

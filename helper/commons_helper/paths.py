@@ -8,6 +8,7 @@ then config, data, state, logs and runtime files all live under that folder
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,10 @@ def get_paths(environ: dict[str, str] | None = None) -> Paths:
             runtime_dir=root / "run",
         )
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    runtime = Path(dirs.user_runtime_dir)
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR platformdirs warns and falls back to a /tmp folder: fine for us.
+        warnings.simplefilter("ignore")
+        runtime = Path(dirs.user_runtime_dir)
     return Paths(
         config_dir=Path(dirs.user_config_dir),
         data_dir=Path(dirs.user_data_dir),
