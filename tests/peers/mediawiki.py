@@ -91,6 +91,7 @@ class BotLogin:
 
 @dataclass
 class TestWiki:
+    __test__ = False  # not a test class, despite the name
     root: Path
     port: int = 0
     async_uploads: bool = False

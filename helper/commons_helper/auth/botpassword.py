@@ -31,7 +31,9 @@ class BotPassword:
         return {}
 
     async def recover(self, client: MediaWikiClient, code: str) -> bool:
-        # The session cookie expired or was dropped: log in again, once.
+        # The session expired or was dropped: start a fresh session and log in again, once.
+        # (MediaWiki refuses action=login inside a session that is still a bot session.)
+        client.http.cookies.clear()
         await self._login(client)
         return True
 
