@@ -67,9 +67,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A small solid PNG (a stand-in thumbnail)."""
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+def png(width: int, height: int, rgb: tuple[int, int, int],
+        ground: tuple[int, int, int] | None = None) -> bytes:
+    """A small PNG stand-in thumbnail: a sky fading from ``rgb``, optionally over a ``ground`` band."""
+    lines = []
+    for y in range(height):
+        if ground is not None and y >= height * 2 // 3:
+            px = bytes(ground)
+        else:
+            f = 0.55 + 0.45 * y / max(1, height - 1)
+            px = bytes(min(255, int(c * f + 255 * (1 - f) * 0.35)) for c in rgb)
+        lines.append(b"\x00" + px * width)
+    raw = b"".join(lines)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -254,8 +263,9 @@ def sample_queue(q: FakeQueue) -> None:
               url="https://commons.wikimedia.org/wiki/File:Seine_at_night_2024-04-30.jpg",
               created="2026-12-03T12:02:00Z"))
     q.put(job("j4", "queued", "DSC_0420.jpg", total=9_000_000, created="2026-12-03T12:05:00Z"))
-    q.thumbs.update({"j1": png(8, 6, (70, 110, 160)), "j2": png(8, 6, (160, 120, 80)),
-                     "j3": png(8, 6, (30, 40, 70))})
+    q.thumbs.update({"j1": png(48, 36, (236, 170, 120), ground=(52, 60, 72)),
+                     "j2": png(48, 36, (120, 160, 210), ground=(96, 84, 70)),
+                     "j3": png(48, 36, (24, 34, 70), ground=(12, 16, 28))})
     q.wikitext["j1"] = ("=={{int:filedesc}}==\n{{Information\n|description={{en|1=Pont Neuf at dawn "
                         "<script>alert(1)</script>}}\n|date=2024-05-01\n|source={{own}}\n"
                         "|author=[[User:Ada|Ada Lovelace]]\n}}\n{{Location|48.8566|2.3412}}\n\n"
@@ -610,3 +620,122 @@ async def test_screenshot_of_the_page(fake_helper: Served, browser: Any, tmp_pat
     target = os.environ.get("COMMONS_HELPER_SCREENSHOT")
     if target:
         shutil.copyfile(shot, target)
+    # a phone-sized window: nothing sticks out sideways
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.screenshot(path=str(tmp_path / "web-page-narrow.png"), full_page=True)
+    if target:
+        shutil.copyfile(tmp_path / "web-page-narrow.png", Path(target).with_name("web-page-narrow.png"))
+
+
+# ------------------------------------------------------------------ the real service and the real wiki
+
+PROGRESS_RECORDER = """
+window.__seen = [];
+new MutationObserver((records) => {
+  for (const r of records) {
+    const li = r.target.closest && r.target.closest("li.job");
+    if (!li) continue;
+    const bar = li.querySelector("progress");
+    window.__seen.push({id: li.dataset.jobId, status: li.dataset.status, value: Number(bar.value),
+                        text: li.querySelector(".progress-text").textContent});
+  }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["value", "data-status"]});
+"""
+
+
+@pytest.fixture
+def real_service(wiki: Any, helper_home: Path) -> Any:
+    from tests.peers.service import Service
+
+    bot = wiki.bots["full"]
+    svc = Service(home=helper_home, wiki_api=wiki.api, bot_user=bot.user, bot_password=bot.password)
+    svc.start()
+    yield svc
+    if svc.process is not None:
+        svc.stop()
+
+
+async def open_real_page(browser: Any, svc: Any) -> Any:
+    from commons_helper.cli_open import login_url, read_runtime
+
+    url = await asyncio.to_thread(login_url, read_runtime(svc.runtime_file))  # what `open` does
+    page = await browser.new_page()
+    await page.add_init_script(PROGRESS_RECORDER)
+    await page.goto(url)
+    await expect(page).to_have_url(svc.url + "/")
+    return page
+
+
+@pytest.mark.slow
+async def test_real_service_upload_progress_failure_retry_and_settings(
+        real_service: Any, wiki: Any, browser: Any, tmp_path: Path, unique: str) -> None:
+    from tests.peers.service import make_jpeg, plugin_meta
+
+    svc = real_service
+    page = await open_real_page(browser, svc)
+    await expect(page.locator("#signin-state")).to_have_text("Signed in as Admin · bot password")
+    await expect(page.locator("body")).to_have_attribute("data-live", "live")
+
+    # a big photo, uploaded in 1 MiB chunks: its progress shows while it goes up
+    big = make_jpeg(tmp_path / "big.jpg", tail_bytes=3 * 1024 * 1024 + 4321)
+    resp = await asyncio.to_thread(svc.enqueue, big, plugin_meta(f"Web page {unique} big", batch=unique))
+    assert resp.status_code == 201, resp.text
+    big_id = resp.json()["id"]
+    r = row(page, big_id)
+    await expect(r.locator(".badge")).to_have_text("On Commons", timeout=120_000)
+    job = (await asyncio.to_thread(svc.get, f"/api/v1/uploads/{big_id}")).json()
+    await expect(r.locator("a.job-title")).to_have_text(job["title"])
+    assert await r.locator("a.job-title").get_attribute("href") == job["url"]
+    assert wiki.file_versions(job["title"])[0]["sha1"] == job["sha1"]
+    seen = [s for s in await page.evaluate("window.__seen") if s["id"] == big_id]
+    values = [s["value"] for s in seen if s["status"] == "uploading"]
+    assert any(0 < v < 100 for v in values), seen  # a chunk's progress was shown on its way
+    assert values == sorted(values)  # never backwards
+    assert seen[-1]["value"] == 100
+
+    # a photo without a license fails with the reason; set a license on the page, retry, done
+    photo = make_jpeg(tmp_path / "p.jpg", color="#884422")
+    meta = plugin_meta(f"Web page {unique} nolicense", batch=unique, image_id=2)
+    meta["options"]["license"] = ""
+    resp = await asyncio.to_thread(svc.enqueue, photo, meta)
+    assert resp.status_code == 201, resp.text
+    pid = resp.json()["id"]
+    r = row(page, pid)
+    await expect(r.locator(".job-retry")).to_be_visible(timeout=60_000)
+    assert await r.get_attribute("data-status") in ("failed", "needs-attention")
+    await expect(r.locator(".job-error-text")).to_contain_text("licen")
+
+    await page.get_by_label("License").fill("cc-by-sa-4.0")
+    await page.get_by_label("Author").fill("Web Page Tester")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator("#settings-status")).to_have_text("Saved. New uploads use these settings.")
+    await r.locator(".job-retry").click()
+    await expect(r.locator(".badge")).to_have_text("On Commons", timeout=120_000)
+    job = (await asyncio.to_thread(svc.get, f"/api/v1/uploads/{pid}")).json()
+    text = wiki.page_text(job["title"])
+    assert text is not None and "cc-by-sa-4.0" in text
+
+    await r.locator("summary").click()
+    await expect(r.locator(".wikitext-text")).to_contain_text("{{Information")
+    shown = await r.locator(".wikitext-text").text_content()
+    assert shown.strip() == text.strip()
+
+
+@pytest.mark.slow
+async def test_real_service_refuses_another_origin(real_service: Any, browser: Any) -> None:
+    svc = real_service
+    paths = get_paths()
+    save_settings(paths, Settings(author="Ada"))
+    before = paths.config_file.read_bytes()
+    page = await open_real_page(browser, svc)
+    await expect(page.locator("#signin-state")).to_have_text("Signed in as Admin · bot password")
+
+    seen = await foreign_results(browser, svc.url)
+
+    assert_foreign_page_saw_nothing(seen)
+    listing = (await asyncio.to_thread(svc.get, "/api/v1/uploads")).json()
+    assert listing["jobs"] == []  # nothing was enqueued
+    assert paths.config_file.read_bytes() == before
+    await page.reload()
+    await expect(page.locator("#signin-state")).to_have_text("Signed in as Admin · bot password")
