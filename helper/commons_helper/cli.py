@@ -24,9 +24,11 @@ from .paths import Paths, get_paths
 COMMAND_MODULES = (
     "commons_helper.cli_upload",
     "commons_helper.cli_misc",
+    "commons_helper.cli_config",
     "commons_helper.cli_auth",
     "commons_helper.cli_service",
     "commons_helper.cli_darktable",
+    "commons_helper.cli_open",
 )
 
 

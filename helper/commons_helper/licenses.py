@@ -27,8 +27,9 @@ from .photo import PhotoMetadata
 _CC_VERSIONS = frozenset({"1.0", "2.0", "2.5", "3.0", "4.0"})
 
 HOW_TO_SET = (
-    "Set one with --license cc-by-sa-4.0 on the command line, the `license` setting "
-    "(commons-helper settings), or the license field of the darktable export widget; "
+    "Set one with --license cc-by-sa-4.0 on the command line, once for all photos with "
+    "`commons-helper config set license cc-by-sa-4.0` (or in the web page's settings), or in "
+    "the license field of the darktable export widget; "
     "or write a CC license (e.g. https://creativecommons.org/licenses/by-sa/4.0/) into "
     "the photo's usage terms."
 )

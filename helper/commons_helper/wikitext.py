@@ -427,7 +427,8 @@ def render_author(meta: PhotoMetadata, options: PageOptions) -> str:
         return escape_text(display)
     raise PageError(
         "no author for this photo: it has no creator and neither the author nor the username "
-        "setting is set. Set one (commons-helper settings, or sign in) and export again.",
+        "setting is set. Set one (`commons-helper config set author \"Your Name\"`, or the web "
+        "page's settings) and try again.",
         code="no-author",
     )
 
