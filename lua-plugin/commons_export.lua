@@ -397,7 +397,7 @@ local title_pattern = dt.new_widget("entry"){
   tooltip = _("Commons file name: {title}, {description}, {date}, {seq}, {filename}, {camera}; empty: the helper's setting"),
 }
 local reexport = dt.new_widget("combobox"){
-  label = _("already on Commons"),
+  label = _("re-export"),
   tooltip = _("what to do when an exported photo is already on Commons (it carries a Wikimedia Commons|File| tag)"),
   table.unpack(reexport_labels),
 }

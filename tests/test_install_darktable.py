@@ -66,7 +66,8 @@ def test_install_updates_changed_files(tmp_path: Path) -> None:
     assert old.read_bytes() == (REPO_PLUGIN / "commons_export" / "logic.lua").read_bytes()
 
 
-def test_uninstall_removes_only_what_install_added(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_uninstall_removes_only_what_install_added(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "dt"
     (conf / "lua" / "contrib").mkdir(parents=True)
     (conf / "lua" / "contrib" / "other.lua").write_text("-- someone else's\n")

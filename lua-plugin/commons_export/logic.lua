@@ -53,8 +53,8 @@ logic.LICENSES = {
 logic.CUSTOM_LICENSE_LABEL = "custom license template"
 
 logic.REEXPORT = {
-  { value = "new-version", label = "upload a new version of the same file" },
-  { value = "new-file", label = "upload a separate new file" },
+  { value = "new-version", label = "new version of the same file" },
+  { value = "new-file", label = "a separate new file" },
 }
 
 -- ------------------------------------------------------------------ text

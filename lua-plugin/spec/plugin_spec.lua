@@ -311,7 +311,7 @@ describe("the plugin in a fake darktable", function()
     local custom = find(function(c) return c.__kind == "entry" and (c.placeholder or ""):find("license template") end)
     local cats = find(function(c) return c.__kind == "entry" and (c.placeholder or ""):find("categories") end)
     local strip = find(function(c) return c.__kind == "check_button" end)
-    local reexport = find(function(c) return c.__kind == "combobox" and c.label == "already on Commons" end)
+    local reexport = find(function(c) return c.__kind == "combobox" and c.label == "re-export" end)
     assert.equal(1, license.selected)
     license.selected = #license
     license.changed_callback(license)

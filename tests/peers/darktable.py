@@ -1,0 +1,253 @@
+"""Real darktable 4.2 (Lua API 9.0) under Xvfb, driven by a Lua script, for tests and benchmarks.
+
+Each run owns a throwaway folder: configdir (with the plugin installed by
+``install-darktable``'s own code), cachedir, tmpdir, HOME, and uses
+``--library :memory:`` and ``--conf write_sidecar_files=never`` so nothing
+leaks between runs. The driver is loaded through ``--luacmd`` inside
+``pcall`` + ``os.exit``: a Lua error in it would otherwise leave darktable
+running forever. A watchdog kills the whole process group (darktable,
+Xvfb, and any helper the plugin started) when the time is up.
+
+The driver gets ``T`` (see ``PRELUDE``): ``T.prints`` holds every
+``darktable.print`` message, ``T.run(fn)`` runs ``fn`` in a
+``darktable.control.dispatch`` job (the pattern that ran 20/20 clean on
+4.2.1), then writes ``T.result`` as JSON and quits through ``global/quit``.
+
+A crash is never a pass: an exit by signal, a backtrace file, or a run that
+ends without a result raises ``DarktableFailed`` with darktable's output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from commons_helper.cli_darktable import install
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN_SOURCE = REPO / "lua-plugin"
+
+PRELUDE = r"""
+local dt = require "darktable"
+T = { prints = {}, result = {}, result_path = %(result)s, plugin_dir = %(plugin)s }
+T.json = dofile(T.plugin_dir .. "/commons_export/json.lua")
+local real_print = dt.print
+dt.print = function(msg)
+  table.insert(T.prints, tostring(msg))
+  io.stdout:write("[T.print] ", tostring(msg), "\n")
+  io.stdout:flush()
+  return real_print(msg)
+end
+function T.tags(img)
+  local names = {}
+  for _, t in ipairs(dt.tags.get_tags(img)) do names[#names + 1] = t.name end
+  table.sort(names)
+  return names
+end
+function T.has_tag(img, name)
+  for _, n in ipairs(T.tags(img)) do if n == name then return true end end
+  return false
+end
+function T.import(path)
+  local img = dt.database.import(path)
+  if not img then error("import failed: " .. path) end
+  return img
+end
+-- start an export of images through the selected storage (runs as a darktable job)
+function T.export(images)
+  dt.gui.selection(images)
+  dt.gui.action("lib/export/export", 0, "", "", 1.0)
+end
+-- wait (inside T.run) until pred() is true; false after timeout_ms
+function T.wait(pred, timeout_ms)
+  local waited = 0
+  while waited < timeout_ms do
+    if pred() then return true end
+    dt.control.sleep(200)
+    waited = waited + 200
+  end
+  return pred() and true or false
+end
+-- wait for a print whose text contains `needle`, counting from print number `from`
+function T.wait_print(needle, timeout_ms, from)
+  local found
+  T.wait(function()
+    for i = (from or 1), #T.prints do
+      if T.prints[i]:find(needle, 1, true) then found = T.prints[i] return true end
+    end
+    return false
+  end, timeout_ms)
+  return found
+end
+function T.image_info(img)
+  return { id = img.id, title = img.title, description = img.description, tags = T.tags(img),
+    filename = img.filename, path = img.path }
+end
+function T.screenshot(path)
+  return os.execute("import -window root " .. "'" .. path:gsub("'", "'\\''") .. "'")
+end
+function T.write()
+  T.result.prints = T.prints
+  local f = assert(io.open(T.result_path .. ".part", "w"))
+  f:write(T.json.encode(T.result))
+  f:close()
+  os.rename(T.result_path .. ".part", T.result_path)
+end
+function T.run(fn)
+  dt.control.dispatch(function()
+    local ok, err = pcall(fn)
+    if not ok then T.result.driver_error = tostring(err) end
+    local wok, werr = pcall(T.write)
+    if not wok then io.stdout:write("[T] cannot write the result: ", tostring(werr), "\n") os.exit(3) end
+    dt.gui.action("global/quit", 0, "", "", 1.0)
+  end)
+end
+"""
+
+LUACMD = ('local ok, e = pcall(dofile, %s); '
+          'if not ok then print("[T] driver failed: " .. tostring(e)); os.exit(1) end')
+
+
+class DarktableFailed(AssertionError):
+    """darktable crashed, hung, or the driver did not finish."""
+
+
+@dataclass
+class DarktableRun:
+    returncode: int
+    output: str
+    result: dict[str, Any]
+    seconds: float
+    root: Path
+    backtraces: list[str] = field(default_factory=list)
+
+    @property
+    def prints(self) -> list[str]:
+        return list(self.result.get("prints") or [])
+
+
+def lua_string(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)  # JSON escapes \" \\ \n are Lua's too
+
+
+def helper_wrapper(bin_dir: Path) -> Path:
+    """A `commons-helper` on PATH that runs this checkout (or the installed package)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "commons-helper"
+    script.write_text("#!/bin/sh\n"
+                      f"PYTHONPATH={lua_sh(str(REPO / 'helper'))}${{PYTHONPATH:+:$PYTHONPATH}} "
+                      f"exec {lua_sh(sys.executable)} -m commons_helper \"$@\"\n")
+    script.chmod(0o755)
+    return script
+
+
+def lua_sh(s: str) -> str:
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def available() -> str | None:
+    """None when darktable and xvfb-run are here; else why not."""
+    for prog in ("darktable", "xvfb-run", "curl"):
+        if shutil.which(prog) is None:
+            return f"{prog} is not installed (apt-get install darktable xvfb xauth curl)"
+    return None
+
+
+def run_darktable(root: Path, driver: str, *, env: dict[str, str] | None = None,
+                  conf: dict[str, str] | None = None, timeout: float = 180.0,
+                  install_plugin: bool = True, extra_args: list[str] | None = None) -> DarktableRun:
+    """Run darktable once with ``driver`` (Lua, after PRELUDE) and return what happened.
+
+    Raises DarktableFailed on a crash, a hang (watchdog) or a missing result.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    dirs = {name: root / name for name in ("home", "conf", "cache", "tmp")}
+    for d in dirs.values():
+        d.mkdir(exist_ok=True)
+    if install_plugin:
+        install(dirs["conf"], PLUGIN_SOURCE)
+    result_path = root / "result.json"
+    result_path.unlink(missing_ok=True)
+    drive = root / "drive.lua"
+    prelude = PRELUDE % {"result": lua_string(str(result_path)), "plugin": lua_string(str(PLUGIN_SOURCE))}
+    drive.write_text(prelude + "\n" + driver)
+    settings = {"write_sidecar_files": "never", "plugins/lighttable/export/storage_name": "commons_export",
+                "plugins/lighttable/export/format_name": "jpeg", "ui_last/view": "lighttable",
+                "ui_last/window_w": "1280", "ui_last/window_h": "800", "ui_last/maximized": "TRUE",
+                "lighttable/ui/1/bottom_visible": "FALSE",
+                **(conf or {})}
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "darktable",
+           "--library", ":memory:", "--configdir", str(dirs["conf"]), "--cachedir", str(dirs["cache"]),
+           "--tmpdir", str(dirs["tmp"]), "--disable-opencl", "-d", "lua"]
+    for k, v in settings.items():
+        cmd += ["--conf", f"{k}={v}"]
+    cmd += [*(extra_args or []), "--luacmd", LUACMD % lua_string(str(drive))]
+    run_env = {**os.environ, "HOME": str(dirs["home"]), **(env or {})}
+    run_env.pop("DISPLAY", None)
+    log = root / "darktable.log"
+    started = time.monotonic()
+    bt_before = set(Path("/tmp").glob("darktable_bt_*"))
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=run_env, start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            returncode = -9
+        finally:
+            _kill_group(proc.pid)  # Xvfb, a helper the plugin started, anything left behind
+            proc.wait()
+    seconds = time.monotonic() - started
+    output = log.read_text(errors="replace")
+    backtraces = [str(p) for p in set(Path("/tmp").glob("darktable_bt_*")) - bt_before]
+    result: dict[str, Any] = {}
+    if result_path.exists():
+        result = json.loads(result_path.read_text())
+    tail = "\n".join(output.splitlines()[-60:])
+    if timed_out:
+        raise DarktableFailed(f"darktable did not finish within {timeout:.0f} s and was killed "
+                              f"(result so far: {result}).\n--- output tail ---\n{tail}")
+    crashed = returncode < 0 or returncode >= 128 or bool(backtraces) \
+        or re.search(r"(?i)segmentation fault|backtrace written", output) is not None
+    if crashed:
+        raise DarktableFailed(f"darktable CRASHED (exit status {returncode}, backtraces {backtraces}); "
+                              f"this is never a pass.\n--- output tail ---\n{tail}")
+    if returncode != 0 or not result:
+        raise DarktableFailed(f"darktable exited with {returncode} without a driver result "
+                              f"(the driver failed or never ran).\n--- output tail ---\n{tail}")
+    if result.get("driver_error"):
+        raise DarktableFailed(f"the Lua driver failed: {result['driver_error']}\n"
+                              f"prints: {result.get('prints')}\n--- output tail ---\n{tail}")
+    return DarktableRun(returncode=returncode, output=output, result=result, seconds=seconds, root=root,
+                        backtraces=backtraces)
+
+
+def _kill_group(pgid: int) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        time.sleep(0.3)
+
+
+def make_photo(path: Path, *, size: str = "800x600", seed: int = 0) -> Path:
+    """A JPEG from ImageMagick (no fonts needed), different bytes for each seed."""
+    colours = ["red", "blue", "green", "orange", "purple", "teal", "gold", "navy"]
+    a, b = colours[seed % len(colours)], colours[(seed * 3 + 1) % len(colours)]
+    x, y, r = 100 + (seed * 37) % 600, 100 + (seed * 53) % 400, 20 + seed % 60
+    subprocess.run(["convert", "-size", size, f"gradient:{a}-{b}", "-fill", "white",
+                    "-draw", f"circle {x},{y} {x},{y + r}", "-quality", "90", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return path
