@@ -231,7 +231,7 @@ async def test_preflight_gets_no_cors_headers(client: TestClient[Any, Any]) -> N
 
 async def test_cookie_session_needs_own_origin_for_changes(client: TestClient[Any, Any],
                                                            photo: Path) -> None:
-    sessions = client.app[SESSIONS]  # type: ignore[index]
+    sessions = client.app[SESSIONS]
     cookie = sessions.redeem(sessions.issue_login_token())
     assert cookie is not None
     jar = {"Cookie": f"{security.COOKIE_NAME}={cookie}"}

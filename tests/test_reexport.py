@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def service(wiki: TestWiki, helper_home: Path) -> Iterator[Service]:
         svc.stop()
 
 
-def export(service: Service, photo: Path, title: str, batch: str, **kw: object) -> dict[str, object]:
+def export(service: Service, photo: Path, title: str, batch: str, **kw: Any) -> dict[str, Any]:
     resp = service.enqueue(photo, plugin_meta(title, batch=batch, image_id=41, path="/photos/r.NEF", **kw))
     assert resp.status_code == 201, resp.text
     return service.wait_all_final([resp.json()["id"]])[0]

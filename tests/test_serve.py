@@ -220,3 +220,51 @@ async def test_sign_in_needed_pauses_then_resumes(paused_app: tuple[TestClient[A
     assert job["status"] == "uploaded", job
     assert len(wiki.files_with_sha1(job["sha1"])) == 1
     assert wiki.file_versions(job["title"])[0]["sha1"] == job["sha1"]
+
+
+async def test_retryable_errors_back_off_with_the_reason_visible(wiki: TestWiki, helper_home: Path,
+                                                                  tmp_path: Path, unique: str) -> None:
+    """The wiki answers 503 to more upload requests than the engine retries by itself: the job goes
+    back in line with the reason shown, is tried again, and lands exactly once."""
+    from commons_helper.retry import RetryPolicy
+    from commons_helper.server.keys import EVENTS
+    from tests.peers.faultproxy import FaultProxy
+
+    proxy = await FaultProxy(wiki.api).start()
+    engine_tries = FAST.attempts
+    rule = proxy.add("status", lambda f: f.get("action") == "upload", times=engine_tries, status=503,
+                     retry_after="0")
+    bot = wiki.bots["full"]
+
+    async def client_factory(settings: Settings, paths: Paths) -> MediaWikiClient:
+        return MediaWikiClient(settings.wiki, auth=BotPassword(bot.user, bot.password),
+                               user_agent="commons-helper-tests/0.1", retry=FAST)
+
+    app = create_app(get_paths(), Settings(wiki=proxy.url), secret="s" * 32, options=ServiceOptions(
+        client_factory=client_factory, job_retry=RetryPolicy(attempts=3, base=0.2, cap=0.2)))
+    seen: list[dict[str, Any]] = []
+    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        with app[EVENTS].subscribe() as events:
+            data = aiohttp.FormData()
+            data.add_field("meta", json.dumps(plugin_meta(f"Retry {unique}", batch=unique)))
+            data.add_field("file", make_jpeg(tmp_path / "r.jpg").read_bytes(), filename="r.jpg")
+            resp = await client.post("/api/v1/uploads", data=data,
+                                     headers={"Authorization": "Bearer " + "s" * 32})
+            assert resp.status == 201
+            while not seen or seen[-1]["status"] in ("queued", "preparing", "uploading"):
+                kind, line = await asyncio.wait_for(events.get(), 120)
+                if kind == "job":
+                    seen.append(json.loads(line))
+    finally:
+        await client.close()
+        await proxy.stop()
+    assert rule.fired == engine_tries
+    waiting = [e for e in seen if e["status"] == "queued" and e["error"]]
+    assert waiting, seen
+    assert waiting[0]["attempts"] == 1
+    assert "Trying again" in waiting[0]["error"]["message"] and waiting[0]["next_attempt"]
+    final = seen[-1]
+    assert final["status"] == "uploaded" and final["error"] is None and final["attempts"] == 1
+    assert wiki.files_with_sha1(final["sha1"]) == [final["title"]]

@@ -72,6 +72,7 @@ class Worker:
         self._stopping = False
         self._paused: str | None = None
         self._client: MediaWikiClient | None = None
+        self._retired: list[MediaWikiClient] = []
         self._client_lock = asyncio.Lock()
         self._prepare_lock = asyncio.Lock()
         self._user: str | None = None
@@ -115,6 +116,7 @@ class Worker:
         """New credentials (or the user says so): sign in afresh and carry on with the queue."""
         await self._drop_client()
         self._signed_in = None
+        self._user = None
         was_paused = self._paused is not None
         self._paused = None
         self._resumed.set()
@@ -148,11 +150,18 @@ class Worker:
             return self._client
 
     async def _drop_client(self) -> None:
+        """Forget the client (new credentials); one still in use by a running job is closed at stop."""
         async with self._client_lock:
             client, self._client = self._client, None
-        if client is not None:
+        if client is None:
+            return
+        if self._running and not self._stopping:
+            self._retired.append(client)
+            return
+        for old in [client, *self._retired]:
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await old.aclose()
+        self._retired.clear()
 
     async def _check_sign_in(self) -> None:
         """Learn who we are signed in as (for health), without holding up the start."""

@@ -195,8 +195,8 @@ async def spool_file(part: BodyPartReader, spool_dir: Path, job_id: str, *, max_
                                    code="file-too-large")
                 if len(header) < 64:
                     header += chunk[: 64 - len(header)]
-                digest.update(chunk)
-                await loop.run_in_executor(None, fh.write, chunk)
+                # hashing and writing release the GIL: off the event loop, in one hop
+                await loop.run_in_executor(None, _hash_and_write, digest, fh, chunk)
             if size == 0:
                 raise BadRequest(f"{display_name(part.filename)} is empty; nothing was queued.",
                                  code="empty-file")
@@ -215,6 +215,11 @@ async def spool_file(part: BodyPartReader, spool_dir: Path, job_id: str, *, max_
         tmp.unlink(missing_ok=True)
         raise
     return Spooled(final, name, size, digest.hexdigest())
+
+
+def _hash_and_write(digest: Any, fh: Any, chunk: bytes) -> None:
+    digest.update(chunk)
+    fh.write(chunk)
 
 
 def _flush(fh: Any) -> None:
