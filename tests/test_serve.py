@@ -268,3 +268,40 @@ async def test_retryable_errors_back_off_with_the_reason_visible(wiki: TestWiki,
     final = seen[-1]
     assert final["status"] == "uploaded" and final["error"] is None and final["attempts"] == 1
     assert wiki.files_with_sha1(final["sha1"]) == [final["title"]]
+
+
+def test_location_hidden_by_option_and_privacy_zone(wiki: TestWiki, helper_home: Path, tmp_path: Path,
+                                                    unique: str) -> None:
+    from commons_helper.metadata import read_metadata
+    from tests.photos import make_photo
+
+    config = helper_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[[privacy_zones]]\nlat = 51.0519\nlon = 13.7416\nradius_m = 500.0\n")
+    bot = wiki.bots["full"]
+    svc = Service(home=helper_home, wiki_api=wiki.api, bot_user=bot.user, bot_password=bot.password)
+    svc.start()
+    paris = (48.8530, 2.3499, 35.0, 90.0)
+    cases = {  # name -> (photo, meta options, location published?)
+        "zone": (make_photo(tmp_path / "a", title=f"Zone {unique}"), {}, False),
+        "strip": (make_photo(tmp_path / "b", title=f"Strip {unique}", camera=paris, subject=None),
+                  {"strip_location": True}, False),
+        "public": (make_photo(tmp_path / "c", title=f"Public {unique}", camera=paris, subject=None), {},
+                   True),
+    }
+    try:
+        ids = {name: svc.enqueue(photo, plugin_meta(f"{name} {unique}", batch=unique, image_id=name,
+                                                    **options)).json()["id"]
+               for name, (photo, options, _) in cases.items()}
+        jobs = dict(zip(ids, svc.wait_all_final(list(ids.values())), strict=True))
+    finally:
+        svc.stop()
+    for name, (photo, _, published) in cases.items():
+        job = jobs[name]
+        assert job["status"] == "uploaded", job
+        text = wiki.page_text(job["title"]) or ""
+        assert ("{{Location|" in text) is published, (name, text)
+        landed = tmp_path / f"landed-{name}.jpg"
+        landed.write_bytes(wiki.download(str(wiki.file_versions(job["title"])[0]["url"])))
+        assert (read_metadata(landed).camera_position is not None) is published, name
+        assert read_metadata(photo).camera_position is not None  # the original is untouched
