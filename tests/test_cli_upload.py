@@ -6,8 +6,8 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest

@@ -28,7 +28,8 @@ from tests.peers.images import make_jpeg, make_png
 DECISIONS = [
     ({"duplicate": ["A.jpg"]}, "rename", ("outcome", "duplicate", "duplicate")),
     ({"duplicate": ["A.jpg"], "exists": "B.jpg"}, "fail", ("outcome", "duplicate", "duplicate")),
-    ({"exists": "B.jpg", "nochange": {"timestamp": "x"}}, "new-version", ("outcome", "unchanged", "unchanged")),
+    ({"exists": "B.jpg", "nochange": {"timestamp": "x"}}, "new-version",
+     ("outcome", "unchanged", "unchanged")),
     ({"exists": "B.jpg", "duplicateversions": [{"timestamp": "x"}]}, "rename",
      ("outcome", "unchanged", "unchanged")),
     ({"duplicate-archive": "Old.jpg"}, "rename", ("outcome", "needs-attention", "duplicate-archive")),

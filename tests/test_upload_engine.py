@@ -12,7 +12,7 @@ from commons_helper.auth.botpassword import BotPassword
 from commons_helper.errors import MissingRights
 from commons_helper.mediawiki import MediaWikiClient
 from commons_helper.retry import FAST
-from commons_helper.upload import ChunkState, UploadRequest, Uploader
+from commons_helper.upload import ChunkState, Uploader, UploadRequest
 from tests.peers.faultproxy import FaultProxy
 from tests.peers.images import make_jpeg, make_png
 from tests.peers.mediawiki import TestWiki

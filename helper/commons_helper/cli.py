@@ -20,16 +20,23 @@ from .config import ON_EXISTS_POLICIES, Settings, load_settings
 from .errors import CommonsHelperError, UsageError
 from .paths import Paths, get_paths
 
-#: Modules that add commands (each has ``register(subparsers)``).
-COMMAND_MODULES = (
-    "commons_helper.cli_upload",
-    "commons_helper.cli_misc",
-    "commons_helper.cli_config",
-    "commons_helper.cli_auth",
-    "commons_helper.cli_service",
-    "commons_helper.cli_darktable",
-    "commons_helper.cli_open",
-)
+#: Command -> the module that adds it (``register(subparsers)``). Only the module of the
+#: command being run is imported, so a quick command starts quickly.
+COMMANDS = {
+    "upload": "commons_helper.cli_upload",
+    "preview": "commons_helper.cli_misc",
+    "config": "commons_helper.cli_config",
+    "login": "commons_helper.cli_auth",
+    "whoami": "commons_helper.cli_auth",
+    "logout": "commons_helper.cli_auth",
+    "serve": "commons_helper.cli_service",
+    "status": "commons_helper.cli_service",
+    "paths": "commons_helper.cli_service",
+    "open": "commons_helper.cli_open",
+    "install-darktable": "commons_helper.cli_darktable",
+    "uninstall-darktable": "commons_helper.cli_darktable",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 @dataclass
@@ -87,7 +94,8 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
     return base.with_overrides(**overrides)
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(command: str | None = None) -> ArgumentParser:
+    """The whole parser, or (``command`` given) one with just that command's module."""
     parser = ArgumentParser(
         prog="commons-helper",
         description="Put your photos on Wikimedia Commons: sign in, upload, preview, "
@@ -95,21 +103,18 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"commons-helper {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(first)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
         if not getattr(args, "func", None):
             parser.print_help()
             return 2

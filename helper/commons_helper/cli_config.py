@@ -67,6 +67,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     new = from_mapping(data)  # validates
     save_settings(ctx.paths, new)
     shown = getattr(new, args.name)
-    print(f"{args.name} = {json.dumps(list(shown) if isinstance(shown, tuple) else shown, ensure_ascii=False)}"
-          f"  (saved in {ctx.paths.config_file})")
+    value = json.dumps(list(shown) if isinstance(shown, tuple) else shown, ensure_ascii=False)
+    print(f"{args.name} = {value}  (saved in {ctx.paths.config_file})")
     return 0

@@ -13,7 +13,7 @@ from .cli import Context, add_page_options, add_upload_options, add_wiki_options
 from .errors import CommonsHelperError, SignInNeeded, UsageError
 from .progress import ProgressBar
 from .session import open_client
-from .upload import UploadRequest, UploadResult, Uploader, failed
+from .upload import Uploader, UploadRequest, UploadResult, failed
 
 
 def register(sub: Any) -> None:

@@ -47,7 +47,7 @@ def fsync_dir(path: Path) -> None:
 
 def sha1_of_file(path: Path) -> str:
     """Hex SHA1 of a file, read in blocks (never the whole file in memory)."""
-    digest = hashlib.sha1()
+    digest = hashlib.sha1(usedforsecurity=False)  # MediaWiki identifies files by SHA1
     with path.open("rb") as fh:
         while block := fh.read(HASH_BLOCK):
             digest.update(block)

@@ -32,8 +32,8 @@ from .errors import (
     StashError,
     WikiError,
 )
-from .fileutil import sha1_of_file
 from .filetypes import CANONICAL_EXTENSION, EXTENSION_MIME, extension_of, sniff_file
+from .fileutil import sha1_of_file
 from .mediawiki import FilePart, MediaWikiClient
 from .upload_warnings import Decision, decide
 

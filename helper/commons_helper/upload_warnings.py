@@ -72,7 +72,8 @@ def decide(warnings: dict[str, Any], on_exists: str) -> Decision:
     if "empty-file" in names:
         return Decision("outcome", "failed", "empty-file", "The file is empty. It was not uploaded.")
     if "badfilename" in names:
-        return Decision("proceed", code="badfilename", new_name=str(warnings["badfilename"]).replace("_", " "))
+        normalized = str(warnings["badfilename"]).replace("_", " ")
+        return Decision("proceed", code="badfilename", new_name=normalized)
 
     taken = names & NAME_TAKEN
     if taken:

@@ -86,8 +86,8 @@ class FaultProxy:
                 headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
                 return web.Response(status=rule.status, text="Service Unavailable", headers=headers)
             if rule.kind == "maxlag":
-                payload = {"error": {"code": "maxlag", "info": "Waiting for a database server: 7 seconds lagged.",
-                                     "host": "db1", "lag": 7}}
+                payload = {"error": {"code": "maxlag", "host": "db1", "lag": 7,
+                                     "info": "Waiting for a database server: 7 seconds lagged."}}
                 return web.Response(text=json.dumps(payload), content_type="application/json",
                                     headers={"Retry-After": rule.retry_after or "1",
                                              "X-Database-Lag": "7", "MediaWiki-API-Error": "maxlag"})
