@@ -364,7 +364,7 @@ async def test_retry_puts_a_failed_upload_back_in_the_queue(fake_helper: Served,
     sample_queue(q)
     page = await open_page(browser, fake_helper)
     failed = row(page, "j2")
-    await failed.locator(".job-retry").click()
+    await page.get_by_role("button", name="Retry DSC_0413.jpg").click()
     await expect(failed.locator(".badge")).to_have_text("Waiting to upload")
     await expect(failed.locator(".job-error")).to_be_hidden()
     await expect(failed.locator(".job-retry")).to_be_hidden()

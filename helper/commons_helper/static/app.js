@@ -212,6 +212,10 @@
     } else {
       errorBox.hidden = true;
     }
+    const name = job.file ? String(job.file) : "this photo";
+    row.querySelector(".job-retry").setAttribute("aria-label", "Retry " + name);
+    row.querySelector(".job-cancel").setAttribute("aria-label", "Cancel " + name);
+    row.setAttribute("aria-label", name + ": " + words);
     row.querySelector(".job-retry").hidden = !RETRYABLE.has(status);
     row.querySelector(".job-retry").disabled = false;
     row.querySelector(".job-cancel").hidden = FINAL.has(status);
