@@ -158,18 +158,22 @@ class Service:
             return send(cl)
 
     def wait_all_final(self, ids: list[str], timeout: float = 120.0) -> list[dict[str, Any]]:
+        """Poll (one listing request at a time, never a request per job) until every job has ended."""
         final = {"uploaded", "new-version", "duplicate", "unchanged", "needs-attention", "failed",
                  "cancelled"}
         deadline = time.monotonic() + timeout
+        wanted = set(ids)
         with self.client() as c:
             while True:
-                jobs = [c.get(f"/api/v1/uploads/{i}").json() for i in ids]
-                if all(j["status"] in final for j in jobs):
+                listed = c.get("/api/v1/uploads", params={"limit": "10000"}).json()["jobs"]
+                by_id = {j["id"]: j for j in listed if j["id"] in wanted}
+                jobs = [by_id[i] for i in ids if i in by_id]
+                if len(jobs) == len(ids) and all(j["status"] in final for j in jobs):
                     return jobs
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"jobs not final after {timeout} s: "
                                        f"{[(j['status'], j['error']) for j in jobs]}")
-                time.sleep(0.1)
+                time.sleep(0.2)
 
 
 def read_db(path: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
