@@ -155,3 +155,13 @@ def test_state_table(q: JobQueue) -> None:
     assert q.get_state("k") == "w"
     q.set_state("k", None)
     assert q.get_state("k") is None
+
+
+def test_new_jobs_are_committed_with_a_full_sync(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "db.sqlite3")
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL for state changes
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    JobQueue(conn).add(new())
+    assert statements.index("PRAGMA synchronous=FULL") < statements.index("COMMIT")
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1

@@ -125,7 +125,7 @@ class Ledger:
         """Remember that ``ident`` is ``title`` on ``wiki`` and that we sent the version ``sha1``."""
         title = normalize_title(title)
         now = self.clock()
-        with transaction(self.conn):
+        with transaction(self.conn, durable=True):  # forgetting it would make the next export a 2nd file
             row = self._find_row(wiki, ident)
             if row is None or row["title"] != title:
                 cur = self.conn.execute(

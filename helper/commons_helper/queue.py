@@ -191,7 +191,7 @@ class JobQueue:
     def add(self, new: NewJob) -> Job:
         now = self.clock()
         job_id = new.id or new_job_id()
-        with transaction(self.conn):
+        with transaction(self.conn, durable=True):  # the API answers 201 right after this
             seq = self.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM jobs").fetchone()[0]
             self.conn.execute(
                 "INSERT INTO jobs (id, seq, batch, status, file_name, spool_name, size, spool_sha1, meta, "

@@ -5,8 +5,11 @@ with ``await db.call(fn, *args)`` and never waits on the disk itself. The
 queue (``queue.JobQueue``) and the ledger (``ledger.Ledger``) are plain
 synchronous classes over that connection, so they are tested directly.
 
-``synchronous=FULL``: a transaction that returned is on disk (the local API
-answers 201 only after the job's row is committed).
+Durability: the connection runs with ``synchronous=NORMAL`` (in WAL mode a commit
+survives a crash of the process, e.g. ``kill -9``, but the last ones may be lost on a
+power cut), and transactions that must survive a power cut too — a new job, before the
+API answers 201 — use ``transaction(conn, durable=True)``, which syncs the WAL (and with
+it every commit before).
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         migrate(conn)
     except sqlite3.DatabaseError as exc:
@@ -125,15 +128,24 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on any exception)."""
-    conn.execute("BEGIN IMMEDIATE")
+def transaction(conn: sqlite3.Connection, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on any exception).
+
+    ``durable``: the commit is fsynced (``synchronous=FULL`` for this one transaction).
+    """
+    if durable:
+        conn.execute("PRAGMA synchronous=FULL")
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if durable:
+            conn.execute("PRAGMA synchronous=NORMAL")
 
 
 class Database:
