@@ -260,7 +260,7 @@ async def test_retryable_errors_back_off_with_the_reason_visible(wiki: TestWiki,
     finally:
         await client.close()
         await proxy.stop()
-    assert rule.fired == engine_tries
+    assert rule.fired == engine_tries, seen[-1]
     waiting = [e for e in seen if e["status"] == "queued" and e["error"]]
     assert waiting, seen
     assert waiting[0]["attempts"] == 1

@@ -29,7 +29,7 @@ def make_jpeg(path: Path, *, color: str = "#336699", size: str = "64x48", tail_b
     """A small real JPEG with unique bytes (a random comment); ``tail_bytes`` of random data after it
     make a big file (the wiki keeps the bytes as they are; the SHA1 is of the whole file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["convert", "-size", size, f"xc:{color}", "-comment", uuid.uuid4().hex, str(path)],
+    subprocess.run(["convert", "-size", size, f"xc:{color}", "-set", "comment", uuid.uuid4().hex, str(path)],
                    check=True, capture_output=True, timeout=60)
     if tail_bytes:
         with path.open("ab") as fh:
