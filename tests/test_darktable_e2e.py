@@ -23,7 +23,14 @@ from typing import Any
 
 import pytest
 
-from tests.peers.darktable import DarktableRun, available, helper_wrapper, make_photo, run_darktable
+from tests.peers.darktable import (
+    DarktableRun,
+    available,
+    comma_locale_env,
+    helper_wrapper,
+    make_photo,
+    run_darktable,
+)
 from tests.peers.mediawiki import TestWiki
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(available() is not None, reason=str(available()))]
@@ -161,6 +168,11 @@ def test_export_then_reexport_as_new_version(dt_env: Env, service: Service, wiki
     photo = make_photo(dt_env.root / f"bridge_{unique}.jpg", seed=1)
     shot = dt_env.root / "export-module.png"
     title = f"Pont Neuf {unique}"
+    library = str(dt_env.root / "library.db")
+    conf = {"lua/commons_export/default_license": "CC BY-SA 4.0"}
+    # darktable runs with a decimal comma in LC_NUMERIC: the coordinates must still arrive intact
+    dt_run_env = {**dt_env.env, **comma_locale_env(dt_env.root / "locales")}
+    # first darktable session: metadata set in darktable, export through the plugin
     driver = SUMMARY_LUA + f"""
 local dt = require "darktable"
 local img = T.import({lua(str(photo))})
@@ -173,29 +185,50 @@ img.longitude = 2.3417
 img.elevation = 35.5
 dt.tags.attach(dt.tags.create("Category|Bridges"), img)
 dt.tags.attach(dt.tags.create("places|Paris"), img)
+dt.gui.libs.export.expanded = true
+T.export({{img}})
 T.run(function()
-  dt.gui.libs.export.expanded = true
-  dt.gui.selection({{img}})
-  dt.control.sleep(1500)
+  dt.control.sleep(300)
   T.result.screenshot = T.screenshot({lua(str(shot))})
-  local n = #T.prints
-  T.export({{img}})
-  T.result.first = {{ summary = T.wait_summary(n + 1), image = T.image_info(img) }}
-  -- change the photo: its description and an edit in its history (a rotation)
-  img.description = "The oldest bridge in Paris, rotated"
-  dt.gui.selection({{img}})
-  dt.gui.action("lib/image/rotate selected images 90 degrees CW", 0, "", "", 1.0)
-  dt.control.sleep(500)
-  T.result.altered = img.is_altered
-  n = #T.prints
-  T.export({{img}})
-  T.result.second = {{ summary = T.wait_summary(n + 1), image = T.image_info(img) }}
+  T.result.summary = T.wait_summary(1)
+  T.result.image = T.image_info(img)
 end)
 """
-    run = run_darktable(dt_env.root / "dt", driver, env=dt_env.env,
-                        conf={"lua/commons_export/default_license": "CC BY-SA 4.0"})
-    first, second = run.result["first"], run.result["second"]
+    run = run_darktable(dt_env.root / "dt", driver, env=dt_run_env, conf=conf, library=library)
+    leftovers1 = exported_leftovers(run)
+    first = run.result
     assert first["summary"] == "Wikimedia Commons: 1 uploaded", run.prints
+
+    # second session, same configdir (its data.db holds the tag names) and library: edit the photo,
+    # its metadata and its history (a rotation, applied by a darktable job)
+    driver = f"""
+local dt = require "darktable"
+local img = T.import({lua(str(photo))})
+T.result.before = T.image_info(img)
+img.description = "The oldest bridge in Paris, rotated"
+dt.gui.selection({{img}})
+dt.gui.action("lib/image/rotate selected images 90 degrees CW", 0, "", "", 1.0)
+T.run(function()
+  T.result.altered = T.wait(function() return img.is_altered end, 20000)
+end)
+"""
+    edit = run_darktable(dt_env.root / "dt", driver, env=dt_run_env, conf=conf, library=library).result
+    assert edit["altered"] is True, edit
+    # the photo still points to its Commons file: the tag lives in the library
+    assert title_from_tags(edit["before"]["tags"]) is not None, edit
+
+    # third session: export the edited photo again
+    driver = SUMMARY_LUA + f"""
+local dt = require "darktable"
+local img = T.import({lua(str(photo))})
+T.export({{img}})
+T.run(function()
+  T.result.summary = T.wait_summary(1)
+  T.result.image = T.image_info(img)
+end)
+"""
+    run2 = run_darktable(dt_env.root / "dt", driver, env=dt_run_env, conf=conf, library=library)
+    second = run2.result
 
     # tags written back in darktable
     tags = first["image"]["tags"]
@@ -216,21 +249,25 @@ end)
     assert len(versions) == 2, versions  # after the re-export below
 
     # the re-export: a new version of the same file, no second file
-    assert run.result["altered"] is True
-    assert second["summary"] == "Wikimedia Commons: 1 uploaded as a new version", run.prints
+    assert title_from_tags(edit["before"]["tags"]) == commons_title
+    assert second["summary"] == "Wikimedia Commons: 1 uploaded as a new version", run2.prints
     assert title_from_tags(second["image"]["tags"]) == commons_title
     files = wiki.query(action="query", list="allimages", aiprop="sha1", ailimit="500")
     mine = [i["title"] for i in files["query"]["allimages"] if unique in i["title"]]
     assert mine == [commons_title], mine
     assert versions[0]["sha1"] != versions[1]["sha1"]
+    # the edit in darktable's history reached Commons: the new version is rotated
+    info = wiki.query(action="query", prop="imageinfo", titles=commons_title, iiprop="size", iilimit="2")
+    sizes = [(v["width"], v["height"]) for v in info["query"]["pages"][0]["imageinfo"]]
+    assert sizes == [(600, 800), (800, 600)], sizes
 
     # darktable's exported temp files are gone; the secret is nowhere in darktable's config
-    assert exported_leftovers(run) == []
+    assert leftovers1 == [] and exported_leftovers(run2) == []
     secret = service.info["secret"]
-    for f in (run.root / "conf").rglob("*"):
+    for f in (run2.root / "conf").rglob("*"):  # both sessions' configdir
         if f.is_file():
             assert secret not in f.read_text(errors="replace"), f
-    assert secret not in run.output
+    assert secret not in run.output and secret not in run2.output
 
     # the screenshot for docs/darktable.md
     assert shot.exists() and shot.stat().st_size > 10_000
@@ -247,8 +284,8 @@ def test_the_plugin_starts_the_helper(dt_env: Env, wiki: TestWiki, unique: str) 
 local dt = require "darktable"
 local img = T.import({lua(str(photo))})
 img.title = {lua("Autostart " + unique)}
+T.export({{img}})
 T.run(function()
-  T.export({{img}})
   T.result.summary = T.wait_summary(1)
   T.result.image = T.image_info(img)
   local f = io.open({lua(str(dt_env.runtime_file))})
@@ -273,8 +310,8 @@ def test_a_refused_photo_shows_the_reason(dt_env: Env, service: Service, wiki: T
 local dt = require "darktable"
 local img = T.import({lua(str(photo))})
 img.title = {lua("No license " + unique)}
+T.export({{img}})
 T.run(function()
-  T.export({{img}})
   T.result.summary = T.wait_summary(1)
   T.result.image = T.image_info(img)
 end)
@@ -301,8 +338,8 @@ def test_helper_killed_during_the_batch(dt_env: Env, unique: str) -> None:
 local dt = require "darktable"
 local imgs = {{}}
 {imports}
+T.export(imgs)
 T.run(function()
-  T.export(imgs)
   T.result.summary = T.wait_summary(1, 60000)
   T.result.tags = T.tags(imgs[1])
 end)
@@ -334,7 +371,8 @@ end)
             stop(svc.proc)
     assert killer_done.get("killed"), "the helper never had all jobs queued"
     summary = run.result["summary"]
-    assert summary.startswith("Wikimedia Commons: 3 not finished: the helper stopped answering"), summary
+    assert summary.startswith("Wikimedia Commons: 3 not finished because the helper stopped answering: "
+                              "could not connect to the helper"), summary
     assert "kept in its queue" in summary and "commons-helper open" in summary
     assert run.seconds < 60, "darktable waited for the full wait instead of noticing"
     assert "Wikimedia Commons|uploaded" not in run.result["tags"]
@@ -348,8 +386,8 @@ def test_uploads_that_outlast_the_wait_continue_in_the_helper(dt_env: Env, uniqu
     photo = make_photo(dt_env.root / f"slow_{unique}.jpg", seed=20)
     driver = SUMMARY_LUA + f"""
 local img = T.import({lua(str(photo))})
+T.export({{img}})
 T.run(function()
-  T.export({{img}})
   T.result.summary = T.wait_summary(1, 60000)
 end)
 """

@@ -442,7 +442,7 @@ function logic.summarize(s)
   if pending > 0 then
     if s.helper_lost then
       parts[#parts + 1] = string.format(
-        "%d not finished: the helper stopped answering (%s); they are kept in its queue and continue when it runs again (commons-helper serve), watch them with %s",
+        "%d not finished because the helper stopped answering: %s; they are kept in its queue and continue when it runs again (commons-helper serve); watch them with %s",
         pending, s.helper_lost, watch)
     else
       parts[#parts + 1] = string.format(

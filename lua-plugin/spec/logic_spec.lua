@@ -273,7 +273,7 @@ describe("summary", function()
   it("says so when the helper is gone, and that the photos are kept", function()
     local s = logic.summarize({ jobs = { job("a", "queued"), job("b", "uploading") },
       helper_lost = "could not connect to the helper" })
-    assert.matches("2 not finished: the helper stopped answering (could not connect to the helper)", s, 1, true)
+    assert.matches("2 not finished because the helper stopped answering: could not connect to the helper;", s, 1, true)
     assert.matches("kept in its queue", s, 1, true)
   end)
 

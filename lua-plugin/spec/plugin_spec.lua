@@ -247,7 +247,7 @@ describe("the plugin in a fake darktable", function()
     end
     export(dt, { image(1) }, dir)
     local msg = dt.prints[#dt.prints]
-    assert.matches("1 not finished: the helper stopped answering (could not connect to the helper", msg, 1, true)
+    assert.matches("1 not finished because the helper stopped answering: could not connect to the helper", msg, 1, true)
     assert.matches("commons-helper open", msg, 1, true)
     assert.is_true(dt.sleeps < 10)
     assert.is_false(dt.jobs[1].valid)

@@ -9,9 +9,17 @@ running forever. A watchdog kills the whole process group (darktable,
 Xvfb, and any helper the plugin started) when the time is up.
 
 The driver gets ``T`` (see ``PRELUDE``): ``T.prints`` holds every
-``darktable.print`` message, ``T.run(fn)`` runs ``fn`` in a
-``darktable.control.dispatch`` job (the pattern that ran 20/20 clean on
-4.2.1), then writes ``T.result`` as JSON and quits through ``global/quit``.
+``darktable.print`` message, ``T.export(images)`` selects and starts an export
+through the selected storage, ``T.run(fn)`` runs ``fn`` in a
+``darktable.control.dispatch`` job, then writes ``T.result`` as JSON and quits
+through ``global/quit``.
+
+Call GUI functions (``T.export``, ``darktable.gui.*``, ``gui.libs``) only at
+the driver's top level, never inside ``T.run``: on darktable 4.2.1 a
+GTK-wrapped Lua call from a dispatched job can deadlock darktable (the pool
+thread takes the default main context while the GTK thread waits for it;
+seen with 30 freshly imported photos). ``fn`` should only wait (``T.wait``,
+``darktable.control.sleep``) and read (tags, metadata, files).
 
 A crash is never a pass: an exit by signal, a backtrace file, or a run that
 ends without a result raises ``DarktableFailed`` with darktable's output.
@@ -164,9 +172,11 @@ def available() -> str | None:
 
 def run_darktable(root: Path, driver: str, *, env: dict[str, str] | None = None,
                   conf: dict[str, str] | None = None, timeout: float = 180.0,
-                  install_plugin: bool = True, extra_args: list[str] | None = None) -> DarktableRun:
+                  install_plugin: bool = True, extra_args: list[str] | None = None,
+                  library: str = ":memory:") -> DarktableRun:
     """Run darktable once with ``driver`` (Lua, after PRELUDE) and return what happened.
 
+    ``library``: ``:memory:`` (default) or a file, to continue in a later run.
     Raises DarktableFailed on a crash, a hang (watchdog) or a missing result.
     """
     root.mkdir(parents=True, exist_ok=True)
@@ -186,7 +196,7 @@ def run_darktable(root: Path, driver: str, *, env: dict[str, str] | None = None,
                 "lighttable/ui/1/bottom_visible": "FALSE",
                 **(conf or {})}
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "darktable",
-           "--library", ":memory:", "--configdir", str(dirs["conf"]), "--cachedir", str(dirs["cache"]),
+           "--library", library, "--configdir", str(dirs["conf"]), "--cachedir", str(dirs["cache"]),
            "--tmpdir", str(dirs["tmp"]), "--disable-opencl", "-d", "lua"]
     for k, v in settings.items():
         cmd += ["--conf", f"{k}={v}"]
@@ -231,6 +241,20 @@ def run_darktable(root: Path, driver: str, *, env: dict[str, str] | None = None,
                               f"prints: {result.get('prints')}\n--- output tail ---\n{tail}")
     return DarktableRun(returncode=returncode, output=output, result=result, seconds=seconds, root=root,
                         backtraces=backtraces)
+
+
+def comma_locale_env(folder: Path) -> dict[str, str]:
+    """LOCPATH + LC_NUMERIC for a de_DE.UTF-8 built with localedef (decimal comma), or {}."""
+    if shutil.which("localedef") is None:
+        return {}
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "de_DE.UTF-8"
+    if not target.exists():
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(target)],
+                       capture_output=True, timeout=120, check=False)
+    if not target.exists():
+        return {}
+    return {"LOCPATH": str(folder), "LC_NUMERIC": "de_DE.UTF-8"}
 
 
 def _kill_group(pgid: int) -> None:
