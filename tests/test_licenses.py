@@ -185,7 +185,8 @@ def test_no_license_error_says_how_to_set_one(meta: PhotoMetadata) -> None:
         license_wikitext(meta, "")
     assert err.value.code == "no-license"
     msg = str(err.value)
-    assert "--license cc-by-sa-4.0" in msg and "`license` setting" in msg and "darktable" in msg
+    assert "--license cc-by-sa-4.0" in msg and "commons-helper config set license" in msg
+    assert "darktable" in msg
     if meta.rights:
         assert "All rights reserved" in msg
 

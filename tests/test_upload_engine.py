@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,7 @@ from commons_helper.retry import FAST
 from commons_helper.upload import ChunkState, Uploader, UploadRequest
 from tests.peers.faultproxy import FaultProxy
 from tests.peers.images import make_jpeg, make_png
-from tests.peers.mediawiki import TestWiki
+from tests.peers.mediawiki import TestWiki, remove, start_wiki
 
 UA = "commons-helper-tests/0 (tests@example.org)"
 MiB = 1024 * 1024
@@ -315,3 +317,50 @@ async def test_deleted_file_needs_attention(client: MediaWikiClient, wiki: TestW
     assert same_name.status == "needs-attention"
     assert same_name.error is not None and same_name.error["code"] == "was-deleted"
     assert wiki.file_versions(f"File:{title}") == []
+
+
+@pytest.fixture(scope="module")
+def async_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestWiki]:
+    """A second wiki with asynchronous uploads on (its jobs are run by the test)."""
+    root = tmp_path_factory.mktemp("async-wiki")
+    w = start_wiki(root, async_uploads=True)
+    try:
+        yield w
+    finally:
+        w.stop()
+        remove(root)
+
+
+async def test_async_assembly_and_publish_are_polled(async_wiki: TestWiki, jpeg: Callable[..., Path],
+                                                     unique: str) -> None:
+    """Above 10 MiB the last chunk and the publish ask for async; the wiki answers Poll and the
+    engine polls checkstatus until the job runner has assembled and published the file."""
+    path = jpeg(size=11 * MiB)
+    bot = async_wiki.bots["full"]
+    calls: list[tuple[dict[str, Any], str]] = []
+    async with MediaWikiClient(async_wiki.api, auth=BotPassword(bot.user, bot.password),
+                               user_agent=UA, retry=FAST) as c:
+        real_post = c.post
+
+        async def spy(params: Any, **kw: Any) -> dict[str, Any]:
+            answer = await real_post(params, **kw)
+            calls.append((dict(params), str(answer.get("upload", {}).get("result"))))
+            return answer
+
+        c.post = spy  # type: ignore[method-assign]
+
+        async def job_runner_catches_up(seconds: float) -> None:
+            # While the engine waits between polls, the wiki's job runner does its work.
+            # (Run here, not in a thread: SQLite would refuse the concurrent writer.)
+            await asyncio.to_thread(async_wiki.run_upload_jobs)
+
+        c.sleep = job_runner_catches_up
+        result = await Uploader(c).upload(req(path, f"Async {unique}.jpg", chunk_size=4 * MiB))
+    assert result.status == "uploaded", result
+    assert async_wiki.file_versions(result.title or "")[0]["sha1"] == sha1(path)
+    results = [r for _, r in calls]
+    assert "Poll" in results
+    polls = [p for p, r in calls if p.get("checkstatus")]
+    assert polls, "the engine never asked checkstatus"
+    last_chunk = next(p for p, _ in calls if p.get("stash") and int(p["offset"]) >= 8 * MiB)
+    assert last_chunk.get("async") is True

@@ -63,6 +63,7 @@ $wgGroupPermissions['*']['createaccount'] = false;
 $wgUseImageMagick = false;
 $wgGenerateThumbnailOnParse = false;
 $wgAPIMaxResultSize = 16 * 1024 * 1024;
+$wgMemoryLimit = "1G";  // job runs that publish big files need more than the 150M default
 {extra}
 """
 
@@ -140,10 +141,19 @@ class TestWiki:
 
     def maintenance(self, script: str, *args: str) -> str:
         res = subprocess.run(
-            ["php", str(MW_DIR / "maintenance" / script), *args],
-            check=True, env=self._php_env(), capture_output=True, timeout=180, text=True,
+            ["php", "-d", "memory_limit=1G", str(MW_DIR / "maintenance" / script), *args],
+            check=False, env=self._php_env(), capture_output=True, timeout=180, text=True,
         )
+        if res.returncode != 0:
+            raise RuntimeError(f"{script} {' '.join(args)} failed ({res.returncode}):\n"
+                               f"{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
         return res.stdout
+
+    def run_upload_jobs(self) -> None:
+        """Run queued chunk-assembly and publish jobs (async uploads; they are kept out of the
+        default queue, so runJobs.php must name their types)."""
+        for kind in ("AssembleUploadChunks", "PublishStashedFile"):
+            self.maintenance("runJobs.php", "--type", kind, "--maxjobs", "20")
 
     def create_user(self, name: str, password: str) -> None:
         self.maintenance("createAndPromote.php", "--force", name, password)
