@@ -192,10 +192,15 @@ def save_settings(paths: Paths, settings: Settings) -> None:
     atomic_write(paths.config_file, dump_settings(settings).encode("utf-8"), mode=0o600)
 
 
-def user_agent(settings: Settings, version: str) -> str:
-    contact = settings.contact or os.environ.get("COMMONS_HELPER_CONTACT", "")
-    tail = f"; {contact}" if contact else ""
-    return (
-        f"commons-helper/{version} (https://github.com/commons-helper/commons-helper{tail}) "
-        f"httpx2"
-    )
+def user_agent(settings: Settings, version: str, http_version: str = "") -> str:
+    """A User-Agent as Wikimedia's policy asks: tool/version (contact) library/version.
+
+    The contact is the ``contact`` setting, else ``COMMONS_HELPER_CONTACT``, else the
+    Wikimedia username (``User:Name``), so operators can reach whoever runs the tool.
+    """
+    contact = (settings.contact or os.environ.get("COMMONS_HELPER_CONTACT", "")
+               or (f"User:{settings.username}" if settings.username else ""))
+    contact = " ".join(contact.split())  # no control characters in a header
+    detail = f" ({contact})" if contact else " (no contact set: commons-helper config set contact ...)"
+    lib = f" httpx2/{http_version}" if http_version else ""
+    return f"commons-helper/{version}{detail}{lib}"

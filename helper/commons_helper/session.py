@@ -6,6 +6,8 @@ import importlib
 import os
 from collections.abc import Mapping
 
+import httpx2
+
 from . import __version__
 from .auth.base import Anonymous, Authenticator
 from .auth.bearer import StaticBearer
@@ -60,6 +62,6 @@ def open_client(settings: Settings, paths: Paths, *, retry: RetryPolicy | None =
     return MediaWikiClient(
         settings.wiki,
         auth=find_authenticator(settings, paths, environ),
-        user_agent=user_agent(settings, __version__),
+        user_agent=user_agent(settings, __version__, httpx2.__version__),
         retry=retry,
     )
