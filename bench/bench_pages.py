@@ -28,12 +28,12 @@ def main() -> None:
     args = ap.parse_args()
 
     import pyexiv2
+    from tests.photos import make_photo
 
     from commons_helper.config import Settings
     from commons_helper.metadata import read_metadata
     from commons_helper.titles import make_title
     from commons_helper.wikitext import options_from_settings, render_page
-    from tests.photos import make_photo
 
     styles = ("darktable", "digikam", "lightroom", "exiftool")
     work = Path(tempfile.mkdtemp(prefix="bench-pages-"))
