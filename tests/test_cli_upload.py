@@ -197,3 +197,26 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     quiet = io.StringIO()
     ProgressBar("photo.jpg", enabled=False, stream=quiet).update(1, 2)
     assert quiet.getvalue() == ""
+
+
+def test_privacy_zone_hides_location_and_strips_gps(signed_in: TestWiki, tmp_path: Path, unique: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from commons_helper.config import PrivacyZone, Settings, save_settings
+    from commons_helper.paths import get_paths
+
+    save_settings(get_paths(), Settings(license="cc-by-4.0",
+                                        privacy_zones=(PrivacyZone(51.0520, 13.7410, 300.0, "home"),)))
+    inside = make_photo(tmp_path / "in", style="lightroom", title=f"Home {unique}")
+    outside = make_photo(tmp_path / "out", style="lightroom", title=f"Away {unique}",
+                         camera=(48.8584, 2.2945, None, None), subject=None)
+    code, results, _ = run_json(capsys, str(inside), str(outside), "--wiki", signed_in.api)
+    assert code == 0, results
+    home, away = (str(r["title"]) for r in results)
+    assert "{{Location" not in (signed_in.page_text(home) or "")
+    assert "{{Object location" not in (signed_in.page_text(home) or "")
+    assert "{{Location|48.8584|2.2945}}" in (signed_in.page_text(away) or "")
+    for title, expect_gps in ((home, False), (away, True)):
+        landed = tmp_path / f"landed-{expect_gps}.jpg"
+        landed.write_bytes(signed_in.download(str(signed_in.file_versions(title)[0]["url"])))
+        assert (read_metadata(landed).camera_position is not None) is expect_gps
+    assert read_metadata(inside).camera_position is not None  # the original keeps its GPS
