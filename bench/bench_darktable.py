@@ -124,7 +124,10 @@ end)
             dt_root = root / "dt"
             watcher = Watcher(dt_root / "tmp")
             watcher.start()
-            run = run_darktable(dt_root, driver, env=env, timeout=900)
+            # small thumbnails: the pointer (Xvfb's screen centre) must not hover over one, or
+            # darktable acts on the hovered image instead of the selection
+            run = run_darktable(dt_root, driver, env=env, timeout=900,
+                                conf={"plugins/lighttable/images_in_row": "50"})
             watcher.stop.set()
             watcher.join()
         finally:

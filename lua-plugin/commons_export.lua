@@ -95,7 +95,7 @@ script_data.metadata = {
   name = "commons_export",
   purpose = _("export photos to Wikimedia Commons through commons-helper"),
   author = "commons-helper contributors",
-  help = "https://github.com/commons-helper/commons-helper/blob/main/docs/darktable.md",
+  help = "docs/darktable.md in commons-helper; the upload queue: commons-helper open",
 }
 script_data.destroy = nil
 script_data.destroy_method = nil
@@ -123,6 +123,7 @@ end
 
 local json = load_local("json")
 local logic = load_local("logic", json)
+logic.set_translator(_)
 
 local WINDOWS = (dt.configuration.running_os == "windows") or package.config:sub(1, 1) == "\\"
 
@@ -315,8 +316,10 @@ local function ensure_helper(state)
       end
     end
   end
-  local why = first_line(state.serve_log and read_file(state.serve_log) and
-    (read_file(state.serve_log):match("([^\n]*%S[^\n]*)\n?$")) or "")
+  local why = ""
+  for line in (state.serve_log and read_file(state.serve_log) or ""):gmatch("[^\r\n]+") do
+    if line:find("%S") then why = logic.trim(line) end  -- the last line of its output
+  end
   err = string.format(_("the helper service is not running and did not start within %d s%s; run `commons-helper serve` in a terminal to see why"),
     START_SECONDS, why ~= "" and (" (" .. why .. ")") or "")
   state.helper_error = err

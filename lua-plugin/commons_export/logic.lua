@@ -28,6 +28,10 @@ if type(json) ~= "table" then json = require "commons_export.json" end
 
 local logic = {}
 
+-- user-visible text goes through tr(); the plugin sets darktable's gettext wrapper
+local tr = function(msgid) return msgid end
+function logic.set_translator(fn) tr = fn or tr end
+
 logic.TAG_ROOT = "Wikimedia Commons"
 logic.UPLOADED_TAG = "Wikimedia Commons|uploaded"
 logic.FILE_TAG_PREFIX = "Wikimedia Commons|File|"
@@ -238,12 +242,12 @@ end
 -- ------------------------------------------------------------------ answers
 
 local CURL_REASONS = {
-  [6] = "could not resolve the helper's address",
-  [7] = "could not connect to the helper",
-  [28] = "the helper did not answer in time",
-  [52] = "the helper closed the connection without answering",
-  [55] = "the connection to the helper broke while sending",
-  [56] = "the connection to the helper broke while receiving",
+  [6] = tr("could not resolve the helper's address"),
+  [7] = tr("could not connect to the helper"),
+  [28] = tr("the helper did not answer in time"),
+  [52] = tr("the helper closed the connection without answering"),
+  [55] = tr("the connection to the helper broke while sending"),
+  [56] = tr("the connection to the helper broke while receiving"),
 }
 
 -- curl's exit code from its stderr ("curl: (7) Failed to connect ...")
@@ -256,7 +260,7 @@ end
 local function curl_failure(stderr_text)
   local code = logic.curl_code(stderr_text)
   local detail = trim(tostring(stderr_text or ""):match("[^\n]+") or "")
-  local reason = (code and CURL_REASONS[code]) or "curl failed"
+  local reason = (code and CURL_REASONS[code]) or tr("curl failed")
   if detail ~= "" then reason = reason .. " (" .. detail .. ")" end
   return reason, code
 end
@@ -269,9 +273,9 @@ local function error_message(body, http_code)
   end
   local text = trim(tostring(body or ""):sub(1, 200))
   if text ~= "" and not text:find("^[<{]") then
-    return string.format("the helper answered HTTP %s: %s", tostring(http_code), text)
+    return string.format(tr("the helper answered HTTP %s: %s"), tostring(http_code), text)
   end
-  return string.format("the helper answered HTTP %s", tostring(http_code))
+  return string.format(tr("the helper answered HTTP %s"), tostring(http_code))
 end
 
 --[[
@@ -291,12 +295,12 @@ function logic.interpret(rc, http_code, body, stderr_text, expect)
     return { ok = false, kind = "unreachable", reason = reason, curl = code }
   end
   if status == nil or status == 0 then
-    return { ok = false, kind = "unreachable", reason = "no answer from the helper" }
+    return { ok = false, kind = "unreachable", reason = tr("no answer from the helper") }
   end
   if status == expect then
     local data, err = json.decode(body or "")
     if type(data) ~= "table" then
-      return { ok = false, kind = "protocol", reason = "the helper's answer was not understood: " .. tostring(err) }
+      return { ok = false, kind = "protocol", reason = tr("the helper's answer was not understood: ") .. tostring(err) }
     end
     return { ok = true, data = data, status = status }
   end
@@ -311,7 +315,7 @@ end
 function logic.interpret_upload(rc, http_code, body, stderr_text)
   local r = logic.interpret(rc, http_code, body, stderr_text, 201)
   if r.ok and (type(r.data.id) ~= "string" and type(r.data.id) ~= "number") then
-    return { ok = false, kind = "protocol", reason = "the helper accepted the photo but gave no job id" }
+    return { ok = false, kind = "protocol", reason = tr("the helper accepted the photo but gave no job id") }
   end
   if r.ok then r.id = tostring(r.data.id) end
   return r
@@ -352,12 +356,12 @@ local function reason_of(job)
 end
 
 local function plural(n, one, many)
-  return string.format(n == 1 and one or many, n)
+  return string.format(tr(n == 1 and one or many), n)
 end
 
 local function list_titles(titles)
   if #titles <= 2 then return table.concat(titles, ", ") end
-  return titles[1] .. ", " .. titles[2] .. string.format(", … (%d more)", #titles - 2)
+  return titles[1] .. ", " .. titles[2] .. string.format(tr(", … (%d more)"), #titles - 2)
 end
 
 local function list_reasons(items)
@@ -373,12 +377,12 @@ local function list_reasons(items)
   local parts = {}
   for i, reason in ipairs(order) do
     if i > 3 then
-      parts[#parts + 1] = string.format("… (%d more reasons)", #order - 3)
+      parts[#parts + 1] = string.format(tr("… (%d more reasons)"), #order - 3)
       break
     end
     local files = by_reason[reason]
     local who = files[1] or "?"
-    if #files > 1 then who = who .. string.format(" and %d more", #files - 1) end
+    if #files > 1 then who = who .. string.format(tr(" and %d more"), #files - 1) end
     parts[#parts + 1] = who .. ": " .. reason
   end
   return table.concat(parts, "; ")
@@ -421,39 +425,39 @@ function logic.summarize(s)
   for _, f in ipairs(s.failures or {}) do failed[#failed + 1] = f end
 
   local parts = {}
-  if counts.uploaded > 0 then parts[#parts + 1] = string.format("%d uploaded", counts.uploaded) end
+  if counts.uploaded > 0 then parts[#parts + 1] = string.format(tr("%d uploaded"), counts.uploaded) end
   if counts["new-version"] > 0 then
     parts[#parts + 1] = plural(counts["new-version"], "%d uploaded as a new version", "%d uploaded as new versions")
   end
   if #dup_titles > 0 then
-    parts[#parts + 1] = string.format("%d already on Commons as %s", #dup_titles, list_titles(dup_titles))
+    parts[#parts + 1] = string.format(tr("%d already on Commons as %s"), #dup_titles, list_titles(dup_titles))
   end
   if #unchanged_titles > 0 then
-    parts[#parts + 1] = string.format("%d unchanged on Commons (%s)", #unchanged_titles, list_titles(unchanged_titles))
+    parts[#parts + 1] = string.format(tr("%d unchanged on Commons (%s)"), #unchanged_titles, list_titles(unchanged_titles))
   end
   if #attention > 0 then
-    parts[#parts + 1] = string.format("%d needs attention: %s", #attention, list_reasons(attention))
+    parts[#parts + 1] = string.format(tr("%d needs attention: %s"), #attention, list_reasons(attention))
   end
   if #failed > 0 then
-    parts[#parts + 1] = string.format("%d failed: %s", #failed, list_reasons(failed))
+    parts[#parts + 1] = string.format(tr("%d failed: %s"), #failed, list_reasons(failed))
   end
-  if cancelled > 0 then parts[#parts + 1] = string.format("%d cancelled", cancelled) end
+  if cancelled > 0 then parts[#parts + 1] = string.format(tr("%d cancelled"), cancelled) end
   local watch = s.watch or "commons-helper open"
   if pending > 0 then
     if s.helper_lost then
       parts[#parts + 1] = string.format(
-        "%d not finished because the helper stopped answering: %s; they are kept in its queue and continue when it runs again (commons-helper serve); watch them with %s",
+        tr("%d not finished because the helper stopped answering: %s; they are kept in its queue and continue when it runs again (commons-helper serve); watch them with %s"),
         pending, s.helper_lost, watch)
     else
       parts[#parts + 1] = string.format(
-        "%d still uploading in the helper%s; watch them with %s",
-        pending, s.cancelled and "" or " after the wait here ended", watch)
+        tr("%d still uploading in the helper%s; watch them with %s"),
+        pending, s.cancelled and "" or tr(" after the wait here ended"), watch)
     end
   end
-  if #parts == 0 then return "Wikimedia Commons: nothing was exported" end
+  if #parts == 0 then return tr("Wikimedia Commons: nothing was exported") end
   local needs_look = #attention > 0 or #failed > 0
-  local tail = needs_look and string.format(" — details: %s", watch) or ""
-  return "Wikimedia Commons: " .. table.concat(parts, ", ") .. tail
+  local tail = needs_look and string.format(tr(" — details: %s"), watch) or ""
+  return tr("Wikimedia Commons: ") .. table.concat(parts, ", ") .. tail
 end
 
 -- a batch id for one export

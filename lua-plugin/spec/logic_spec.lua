@@ -315,3 +315,18 @@ describe("small helpers", function()
     assert.equal("x.jpg", logic.basename("/t/a/x.jpg"))
   end)
 end)
+
+describe("translations", function()
+  after_each(function() logic.set_translator(function(s) return s end) end)
+
+  it("sends every text of the summary through darktable's gettext wrapper", function()
+    local seen = {}
+    logic.set_translator(function(s) seen[#seen + 1] = s return s end)
+    logic.summarize({ jobs = { { id = "a", status = "uploaded", title = "File:A.jpg" } },
+      failures = { { file = "b.jpg", reason = "r" } } })
+    local all = table.concat(seen, "\n")
+    assert.matches("%d uploaded", all, 1, true)
+    assert.matches("%d failed: %s", all, 1, true)
+    assert.matches("Wikimedia Commons: ", all, 1, true)
+  end)
+end)

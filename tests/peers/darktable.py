@@ -21,6 +21,11 @@ thread takes the default main context while the GTK thread waits for it;
 seen with 30 freshly imported photos). ``fn`` should only wait (``T.wait``,
 ``darktable.control.sleep``) and read (tags, metadata, files).
 
+darktable acts on the image under the pointer rather than the selection when
+the pointer hovers over a thumbnail; Xvfb's pointer sits at the screen centre,
+so runs with many images pass ``plugins/lighttable/images_in_row`` large
+enough that the centre stays empty.
+
 A crash is never a pass: an exit by signal, a backtrace file, or a run that
 ends without a result raises ``DarktableFailed`` with darktable's output.
 """
