@@ -36,6 +36,7 @@ from .auth.store import (
 )
 from .cli import add_wiki_options
 from .errors import UsageError
+from .runtime import tell_helper_credentials_changed
 
 if TYPE_CHECKING:
     from .cli import Context
@@ -158,14 +159,14 @@ def run_login(args: argparse.Namespace, ctx: Context) -> int:
         token = _read_stdin("access token")
         cred = asyncio.run(sign_in_with_access_token(endpoints, token, store,
                                                      user_agent=_user_agent(ctx)))
-        return _signed_in(cred, store)
+        return _signed_in(cred, store, ctx)
     if args.bot_user or args.bot_password_stdin:
         if not (args.bot_user and args.bot_password_stdin):
             raise UsageError("--bot-user and --bot-password-stdin go together")
         password = _read_stdin("bot password")
         cred = asyncio.run(sign_in_with_bot_password(ctx.settings.wiki, args.bot_user, password,
                                                      store, user_agent=_user_agent(ctx)))
-        return _signed_in(cred, store)
+        return _signed_in(cred, store, ctx)
 
     client_id = args.client_id
     client_secret = ""
@@ -217,10 +218,10 @@ def run_login(args: argparse.Namespace, ctx: Context) -> int:
 
     print("Waiting for the sign-in to finish in the browser (Ctrl+C to stop)…", file=sys.stderr)
     cred = asyncio.run(browser_flow())
-    return _signed_in(cred, store)
+    return _signed_in(cred, store, ctx)
 
 
-def _signed_in(cred: Credential, store: CredentialStore) -> int:
+def _signed_in(cred: Credential, store: CredentialStore, ctx: Context) -> int:
     grants = " ".join(cred.grants) or "(not reported)"
     print(f"Signed in as {cred.username} ({KIND_LABEL.get(cred.kind, cred.kind)}).")
     print(f"Grants: {grants}")
@@ -235,6 +236,9 @@ def _signed_in(cred: Credential, store: CredentialStore) -> int:
               "Add the grant(s) to the consumer or bot password and sign in again.",
               file=sys.stderr)
     print(f"Credentials kept in {store.location}.")
+    if tell_helper_credentials_changed(ctx.paths.runtime_file):
+        print("The running helper service now uses this sign-in; uploads waiting for a sign-in "
+              "go on.")
     return 0
 
 
@@ -335,4 +339,5 @@ def run_logout(args: argparse.Namespace, ctx: Context) -> int:
               f"{item['for']} from this computer.")
         print(item["revoke"])
     print("Queued uploads stay queued; they wait until you sign in again.")
+    tell_helper_credentials_changed(ctx.paths.runtime_file)
     return 0

@@ -21,8 +21,6 @@ import secrets
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
@@ -32,6 +30,7 @@ from .config import Settings
 from .errors import CommonsHelperError, UsageError
 from .fileutil import atomic_write
 from .paths import Paths, ensure_private_dir
+from .runtime import call_helper, pid_alive, read_runtime_or_none
 
 if TYPE_CHECKING:
     from .cli import Context
@@ -84,23 +83,7 @@ def cmd_paths(args: argparse.Namespace, ctx: Context) -> int:
 
 # -- the runtime file --------------------------------------------------------------------------------
 def read_runtime(paths: Paths) -> dict[str, Any] | None:
-    try:
-        data = json.loads(paths.runtime_file.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return read_runtime_or_none(paths.runtime_file)
 
 
 def take_lock(paths: Paths) -> IO[bytes]:
@@ -203,18 +186,10 @@ async def _serve(paths: Paths, settings: Settings, effective: Callable[[Settings
 
 # -- status -----------------------------------------------------------------------------------------
 def fetch_health(info: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-    url = str(info.get("url") or "")
-    if not url.startswith(("http://127.0.0.1:", "http://localhost:")):
-        raise NotRunning(f"the runtime file names {url!r}, not a helper on this computer")
-    req = urllib.request.Request(f"{url}/api/v1/health",  # noqa: S310 - checked just above
-                                 headers={"Authorization": f"Bearer {info['secret']}"})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
     try:
-        with opener.open(req, timeout=timeout) as resp:
-            data = json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise NotRunning(f"the helper at {info['url']} does not answer ({exc}); it may be starting, "
-                         "stopping or stuck") from exc
+        data = call_helper(info, "GET", "/api/v1/health", timeout=timeout)
+    except CommonsHelperError as exc:
+        raise NotRunning(exc.message) from exc
     return data if isinstance(data, dict) else {}
 
 
