@@ -8,6 +8,7 @@ whose refresh Meta refuses), a real `commons-helper serve` process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import textwrap
@@ -93,7 +94,8 @@ def test_refresh_refused_pauses_the_queue_and_login_resumes_it(
         assert health()["paused"] is False
         for job, photo in zip(done, photos, strict=True):
             assert job["title"].startswith(f"File:Paused {unique}")
-            assert gateway.wiki.file_versions(job["title"])[0]["sha1"] == job["sha1"]
+            landed = gateway.wiki.file_versions(job["title"])[0]["sha1"]
+            assert landed == job["sha1"] == hashlib.sha1(photo.read_bytes()).hexdigest()
         assert json.dumps(done).count("Waiting for sign-in") == 0  # the waiting note is gone
     finally:
         service.stop()
