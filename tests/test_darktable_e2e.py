@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.peers.darktable import (
+    DarktableFailed,
     DarktableRun,
     available,
     comma_locale_env,
@@ -400,3 +401,34 @@ end)
                                      "here ended; watch them with commons-helper open"), run.prints
     assert len(jobs) == 1
     assert jobs[0]["status"] in ("queued", "preparing", "uploading"), jobs  # still the helper's, not lost
+
+
+# ------------------------------------------------------------------------------------------------
+# The harness itself: a crash or a hang is never a pass.
+def test_harness_reports_a_crash(tmp_path: Path) -> None:
+    driver = """
+T.run(function()
+  T.result.before_crash = true
+  os.execute("kill -SEGV $PPID")  -- the shell's parent is darktable
+  dt.control.sleep(5000)
+end)
+"""
+    with pytest.raises(DarktableFailed, match="CRASHED"):
+        run_darktable(tmp_path / "dt", driver, timeout=60)
+
+
+def test_harness_reports_a_hang(tmp_path: Path) -> None:
+    driver = """
+T.run(function()
+  while true do dt.control.sleep(1000) end
+end)
+"""
+    started = time.monotonic()
+    with pytest.raises(DarktableFailed, match="did not finish within 15 s"):
+        run_darktable(tmp_path / "dt", driver, timeout=15)
+    assert time.monotonic() - started < 120
+
+
+def test_harness_reports_a_driver_error(tmp_path: Path) -> None:
+    with pytest.raises(DarktableFailed, match="driver"):
+        run_darktable(tmp_path / "dt", "error('boom in the driver')", timeout=60)

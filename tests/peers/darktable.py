@@ -220,6 +220,7 @@ def run_darktable(root: Path, driver: str, *, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             timed_out = True
             returncode = -9
+            _dump_threads(proc.pid, root / "hang-backtrace.txt")
         finally:
             _kill_group(proc.pid)  # Xvfb, a helper the plugin started, anything left behind
             proc.wait()
@@ -231,8 +232,10 @@ def run_darktable(root: Path, driver: str, *, env: dict[str, str] | None = None,
         result = json.loads(result_path.read_text())
     tail = "\n".join(output.splitlines()[-60:])
     if timed_out:
+        stacks = root / "hang-backtrace.txt"
+        where = f"\nthreads at the hang: {stacks}\n{_lua_frames(stacks)}" if stacks.exists() else ""
         raise DarktableFailed(f"darktable did not finish within {timeout:.0f} s and was killed "
-                              f"(result so far: {result}).\n--- output tail ---\n{tail}")
+                              f"(result so far: {result}).{where}\n--- output tail ---\n{tail}")
     crashed = returncode < 0 or returncode >= 128 or bool(backtraces) \
         or re.search(r"(?i)segmentation fault|backtrace written", output) is not None
     if crashed:
@@ -260,6 +263,29 @@ def comma_locale_env(folder: Path) -> dict[str, str]:
     if not target.exists():
         return {}
     return {"LOCPATH": str(folder), "LC_NUMERIC": "de_DE.UTF-8"}
+
+
+def _dump_threads(pgid: int, target: Path) -> None:
+    """Every thread's backtrace of the hung darktable (needs gdb), for the failure message."""
+    if shutil.which("gdb") is None or shutil.which("pgrep") is None:
+        return
+    pids = subprocess.run(["pgrep", "-g", str(pgid), "-x", "darktable"], capture_output=True, text=True,
+                          check=False).stdout.split()
+    for pid in pids[:1]:
+        proc = subprocess.run(["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt 25"],
+                              capture_output=True, text=True, timeout=90, check=False)
+        target.write_text(proc.stdout + proc.stderr)
+
+
+def _lua_frames(stacks: Path) -> str:
+    """The threads of a backtrace dump that are in darktable's Lua or GUI glue."""
+    keep: list[str] = []
+    for block in stacks.read_text(errors="replace").split("\nThread ")[1:]:
+        frames = [line for line in block.splitlines()
+                  if re.search(r"dt_lua|lua_|gtk_main|invoke|dt_control", line)]
+        if frames:
+            keep.append("Thread " + block.splitlines()[0] + "\n  " + "\n  ".join(frames[:8]))
+    return "\n".join(keep)
 
 
 def _kill_group(pgid: int) -> None:
