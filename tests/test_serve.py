@@ -69,6 +69,9 @@ def test_batch_goes_to_the_wiki(service: Service, wiki: TestWiki, tmp_path: Path
         shown = service.get(f"/api/v1/uploads/{job['id']}/wikitext").json()
         assert shown["title"] == job["title"] and shown["text"].strip() == text.strip()
         assert job["progress"]["done"] == job["progress"]["total"] == path.stat().st_size
+        thumb = service.get(f"/api/v1/uploads/{job['id']}/thumbnail")  # kept after the upload
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+        assert thumb.content.startswith(b"\xff\xd8")
     assert jobs[0]["title"] == f"File:Serve {unique} 0 2024-05-01.jpg"
     # the ledger knows every image; the spool is empty again
     rows = read_db(service.database, "SELECT i.image_id, i.title, v.sha1 FROM images i "

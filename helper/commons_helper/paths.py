@@ -43,6 +43,10 @@ class Paths:
         return self.data_dir / "spool"
 
     @property
+    def thumbnail_dir(self) -> Path:
+        return self.data_dir / "thumbnails"
+
+    @property
     def log_file(self) -> Path:
         return self.log_dir / "commons-helper.log"
 

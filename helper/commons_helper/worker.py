@@ -29,6 +29,7 @@ from .paths import Paths
 from .queue import DONE_OK, Job, JobQueue
 from .retry import RetryPolicy
 from .store import Database
+from .thumbnails import make_thumbnail
 from .upload import ChunkState, Uploader, UploadRequest, UploadResult
 
 if TYPE_CHECKING:
@@ -288,6 +289,11 @@ class Worker:
                 upload_name=prepared.upload_path.name)
         if updated is None:
             raise _JobGone
+        thumb = self.paths.thumbnail_dir / f"{job.id}.jpg"
+        if not thumb.exists():
+            made = await loop.run_in_executor(None, make_thumbnail, spool, thumb)
+            if made:
+                self.events.publish("thumbnail", {"id": job.id})
         return updated
 
     async def _run_inner(self, job: Job) -> None:

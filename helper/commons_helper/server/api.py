@@ -185,6 +185,19 @@ async def upload_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Disposition": "inline"})
 
 
+@routes.get("/api/v1/uploads/{id}/thumbnail")
+async def upload_thumbnail(request: web.Request) -> web.StreamResponse:
+    """A small JPEG preview, made while the job is prepared and kept after the upload."""
+    app = request.app
+    job = await app[DB].call(app[QUEUE].get, _job_id(request))
+    path = app[PATHS].thumbnail_dir / f"{job.id}.jpg"
+    if not path.exists():
+        return web.json_response({"error": {"code": "no-thumbnail", "message": "No preview yet; it "
+                                            "is made when the photo is prepared."}}, status=404)
+    return web.FileResponse(path, headers={"Content-Disposition": "inline",
+                                           "Cache-Control": "private, max-age=86400"})
+
+
 @routes.post("/api/v1/resume")
 async def resume(request: web.Request) -> web.Response:
     """Credentials changed (or the user asks): un-pause the queue and sign in afresh."""

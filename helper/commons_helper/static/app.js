@@ -350,6 +350,17 @@
     events.addEventListener("job", (e) => {
       try { upsert(JSON.parse(e.data)); } catch (err) { /* a malformed event is ignored */ }
     });
+    events.addEventListener("thumbnail", (e) => {
+      // The helper has just made this photo's preview: show it instead of the full file.
+      try {
+        const id = String(JSON.parse(e.data).id);
+        const row = rows.get(id);
+        if (!row) return;
+        const img = row.querySelector(".thumb img");
+        img.hidden = false;
+        img.src = "/api/v1/uploads/" + encodeURIComponent(id) + "/thumbnail";
+      } catch (err) { /* ignored */ }
+    });
     events.addEventListener("error", () => {
       if (!connected) return;
       startPolling();
