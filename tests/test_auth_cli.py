@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import stat
-import sys
-import textwrap
 import urllib.parse
 import webbrowser
 from pathlib import Path
@@ -19,46 +17,15 @@ import pytest
 
 from commons_helper.paths import get_paths
 from tests.peers.oauth_server import MetaOAuthServer
-from tests.test_auth_support import *  # noqa: F403 - the fixtures (oauth, leak_check, ...)
+from tests.test_auth_support import *  # noqa: F403 - the fixtures (oauth, leak_check, fake_browser, ...)
 from tests.test_auth_support import Transcript, all_secrets, find_leaks, run_cli
 
 if TYPE_CHECKING:
     from tests.peers.mediawiki import TestWiki
 
-FOLLOWER = '''
-import sys, urllib.error, urllib.parse, urllib.request
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k):
-        return None
-opener = urllib.request.build_opener(NoRedirect)
-url = sys.argv[1]
-for _ in range(10):
-    try:
-        with opener.open(url, timeout=30) as r:
-            r.read()
-            break
-    except urllib.error.HTTPError as e:
-        if e.code in (301, 302, 303, 307, 308):
-            url = urllib.parse.urljoin(url, e.headers["Location"])
-            continue
-        break
-'''
-
-
 @pytest.fixture(autouse=True)
 def file_store(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMMONS_HELPER_KEYRING", "0")
-
-
-@pytest.fixture
-def fake_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """$BROWSER = a separate process that follows the redirects (webbrowser runs it)."""
-    script = tmp_path / "follow.py"
-    script.write_text(textwrap.dedent(FOLLOWER))
-    monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
-    monkeypatch.setattr(webbrowser, "_tryorder", None)
-    monkeypatch.setattr(webbrowser, "_browsers", {})
-    return script
 
 
 def test_login_without_options_explains_the_three_ways(capsys: pytest.CaptureFixture[str],

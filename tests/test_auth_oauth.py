@@ -18,7 +18,7 @@ import pytest
 from commons_helper.auth.bearer import StaticBearer
 from commons_helper.auth.callback import LoopbackListener
 from commons_helper.auth.flow import Endpoints, PendingAuthorization, authorize_url
-from commons_helper.auth.oauth import ClientConfig, OAuthClient, TokenRefused
+from commons_helper.auth.oauth import ClientConfig, OAuthClient
 from commons_helper.auth.signin import (
     BrowserSignIn,
     authenticator_for,
@@ -27,7 +27,7 @@ from commons_helper.auth.signin import (
 )
 from commons_helper.auth.store import Credential, CredentialStore, open_store
 from commons_helper.auth.tokens import OAuthAuthenticator
-from commons_helper.errors import SignInNeeded
+from commons_helper.errors import SignInNeeded, TokenRefused
 from commons_helper.paths import get_paths
 from tests.peers.oauth_server import MetaOAuthServer
 from tests.test_auth_support import *  # noqa: F403 - the fixtures (oauth, leak_check, ...)

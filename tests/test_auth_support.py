@@ -2,6 +2,7 @@
 
 - ``oauth`` / ``oauth_click``: a fresh Meta-like OAuth server (tests/peers/oauth_server.py);
 - ``gateway``: the Bearer gateway in front of the session's real test wiki;
+- ``fake_browser``: ``$BROWSER`` is a separate process that follows the sign-in redirects;
 - ``leak_check``: captures everything the helper prints (stdout/stderr) and logs (every
   ``commons_helper`` logger at DEBUG, plus log files under COMMONS_HELPER_HOME) during the test,
   and fails the test if any token, code, client secret, PKCE verifier or bot password handled
@@ -13,9 +14,11 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
+import webbrowser
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from tests.peers.mediawiki import TestWiki
 
 #: What ``from tests.test_auth_support import *`` brings into a test module: the fixtures.
-__all__ = ["gateway", "leak_check", "oauth", "oauth_click"]
+__all__ = ["fake_browser", "gateway", "leak_check", "oauth", "oauth_click"]
 
 SCANNED_LOGGERS = ("commons_helper", "aiohttp.access", "aiohttp.server", "httpx2", "httpx",
                    "authlib.integrations")
@@ -182,3 +185,34 @@ def follow_redirects(url: str, *, stop_at_callback: bool = False, limit: int = 1
                 continue
             return int(exc.code), url, exc.read().decode("utf-8", "replace")
     raise AssertionError("too many redirects")
+
+
+FOLLOWER = '''
+import sys, urllib.error, urllib.parse, urllib.request
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+opener = urllib.request.build_opener(NoRedirect)
+url = sys.argv[1]
+for _ in range(10):
+    try:
+        with opener.open(url, timeout=30) as r:
+            r.read()
+            break
+    except urllib.error.HTTPError as e:
+        if e.code in (301, 302, 303, 307, 308):
+            url = urllib.parse.urljoin(url, e.headers["Location"])
+            continue
+        break
+'''
+
+
+@pytest.fixture
+def fake_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """$BROWSER = a separate process that follows the redirects (webbrowser runs it)."""
+    script = tmp_path / "follow.py"
+    script.write_text(textwrap.dedent(FOLLOWER))
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
+    monkeypatch.setattr(webbrowser, "_tryorder", None)
+    monkeypatch.setattr(webbrowser, "_browsers", {})
+    return script

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from commons_helper.queue import JobConflict, JobNotFound, JobQueue, NewJob
-from commons_helper.store import MIGRATIONS, DatabaseError, connect, migrate
+from commons_helper.errors import DatabaseError, JobConflict, JobNotFound
+from commons_helper.queue import JobQueue, NewJob
+from commons_helper.store import MIGRATIONS, connect, migrate
 
 
 class Clock:

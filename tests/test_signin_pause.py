@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import textwrap
 import time
-import webbrowser
 from pathlib import Path
 
 import pytest
@@ -24,18 +21,8 @@ from tests.peers.bearer_gateway import BearerGateway
 from tests.peers.images import make_jpeg
 from tests.peers.oauth_server import MetaOAuthServer
 from tests.peers.service import Service, plugin_meta
-from tests.test_auth_cli import FOLLOWER
-from tests.test_auth_support import *  # noqa: F403 - the fixtures (oauth, gateway, leak_check)
+from tests.test_auth_support import *  # noqa: F403 - the fixtures (oauth, gateway, fake_browser, leak_check)
 from tests.test_auth_support import Transcript, run_cli
-
-
-@pytest.fixture
-def browser_follows_redirects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    script = tmp_path / "follow.py"
-    script.write_text(textwrap.dedent(FOLLOWER))
-    monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
-    monkeypatch.setattr(webbrowser, "_tryorder", None)
-    monkeypatch.setattr(webbrowser, "_browsers", {})
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
@@ -48,7 +35,7 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "") -> None:  # type:
 
 def test_refresh_refused_pauses_the_queue_and_login_resumes_it(
         oauth: MetaOAuthServer, gateway: BearerGateway, helper_home: Path, tmp_path: Path, unique: str,
-        browser_follows_redirects: None, capsys: pytest.CaptureFixture[str], leak_check: Transcript,
+        fake_browser: Path, capsys: pytest.CaptureFixture[str], leak_check: Transcript,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMMONS_HELPER_KEYRING", "0")
     save_settings(get_paths(), Settings(license="cc-by-sa-4.0", wiki=gateway.api,

@@ -394,7 +394,7 @@ async def test_open_opens_the_browser(client: TestClient[Any, Any], monkeypatch:
 
 
 def test_open_when_the_helper_is_not_running() -> None:
-    from commons_helper.cli_open import HelperNotRunning
+    from commons_helper.errors import HelperNotRunning
 
     args, ctx = open_command(["open", "--print"])
     with pytest.raises(HelperNotRunning) as err:
@@ -403,7 +403,7 @@ def test_open_when_the_helper_is_not_running() -> None:
 
 
 def test_open_with_a_stale_runtime_file() -> None:
-    from commons_helper.cli_open import HelperNotRunning
+    from commons_helper.errors import HelperNotRunning
     from tests.peers.mediawiki import free_port
 
     write_runtime(f"http://127.0.0.1:{free_port()}")
@@ -416,7 +416,7 @@ def test_open_with_a_stale_runtime_file() -> None:
 async def test_open_with_a_wrong_secret(client: TestClient[Any, Any]) -> None:
     import asyncio
 
-    from commons_helper.cli_open import HelperNotRunning
+    from commons_helper.errors import HelperNotRunning
 
     write_runtime(str(client.make_url("")).rstrip("/"), secret="not-the-secret")
     args, ctx = open_command(["open", "--print"])
@@ -426,7 +426,7 @@ async def test_open_with_a_wrong_secret(client: TestClient[Any, Any]) -> None:
 
 
 def test_open_refuses_to_send_the_secret_off_the_machine() -> None:
-    from commons_helper.cli_open import HelperNotRunning
+    from commons_helper.errors import HelperNotRunning
 
     write_runtime("http://192.0.2.1:8471")
     args, ctx = open_command(["open", "--print"])

@@ -13,8 +13,8 @@ import urllib.parse
 import webbrowser
 from typing import TYPE_CHECKING, Any
 
-from .errors import CommonsHelperError
-from .runtime import HelperNotRunning, call_helper, read_runtime
+from .errors import CommonsHelperError, HelperNotRunning
+from .runtime import call_helper, read_runtime
 
 __all__ = ["HelperNotRunning", "login_url", "read_runtime", "register"]
 

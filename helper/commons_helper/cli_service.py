@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 from . import __version__
 from .cli import add_page_options, add_upload_options, add_wiki_options, settings_from_args
 from .config import Settings
-from .errors import CommonsHelperError, UsageError
+from .errors import AlreadyRunning, CommonsHelperError, HelperNotRunning, UsageError
 from .fileutil import atomic_write
 from .paths import Paths, ensure_private_dir
 from .runtime import call_helper, pid_alive, read_runtime_or_none
@@ -36,14 +36,6 @@ if TYPE_CHECKING:
     from .cli import Context
 
 LOCK_NAME = "helper.lock"
-
-
-class AlreadyRunning(CommonsHelperError):
-    code = "already-running"
-
-
-class NotRunning(CommonsHelperError):
-    code = "not-running"
 
 
 def register(sub: Any) -> None:
@@ -189,7 +181,7 @@ def fetch_health(info: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     try:
         data = call_helper(info, "GET", "/api/v1/health", timeout=timeout)
     except CommonsHelperError as exc:
-        raise NotRunning(exc.message) from exc
+        raise HelperNotRunning(exc.message) from exc
     return data if isinstance(data, dict) else {}
 
 
@@ -205,7 +197,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
         out.update(url=info.get("url"), pid=info.get("pid"))
         try:
             health = fetch_health(info)
-        except NotRunning as exc:
+        except HelperNotRunning as exc:
             out["error"] = {"code": exc.code, "message": exc.message}
             message = f"commons-helper (pid {info.get('pid')}): {exc.message}"
         else:

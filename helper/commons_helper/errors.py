@@ -14,11 +14,20 @@ HTTP status at the edges (CLI, local API).
     ├── TitleError              no valid Commons title can be made
     ├── AuthError               not signed in, or signed in without the rights needed
     │   ├── SignInNeeded        credentials missing, expired or refused: sign in again
-    │   └── MissingRights       the sign-in lacks a grant/right (names the grant)
+    │   ├── MissingRights       the sign-in lacks a grant/right (names the grant)
+    │   └── TokenRefused        the OAuth token endpoint said no (its ``error`` code kept)
     ├── WikiError               the wiki answered with an error code
     │   ├── RetryableWikiError  maxlag, ratelimited, readonly, a server error (retry later)
     │   └── StashError          the upload stash lost or refused our chunks
-    └── NetworkError            connection refused/reset, timeout (retryable)
+    ├── NetworkError            connection refused/reset, timeout (retryable)
+    ├── BadRequest              a bad request to the local API (HTTP 400)
+    │   ├── TooLarge            a request over the size limits (HTTP 413)
+    │   └── UnsupportedType     not multipart/form-data (HTTP 415)
+    ├── JobNotFound             no such job in the queue (HTTP 404)
+    ├── JobConflict             the job cannot do that in its state (HTTP 409)
+    ├── DatabaseError           the helper's SQLite database failed (HTTP 500)
+    ├── HelperNotRunning        no helper service answers on this computer
+    └── AlreadyRunning          a second ``serve`` while one runs
 
 Foreign exceptions (httpx2, OSError, pyexiv2) are translated into these in
 exactly one place each (the module that talks to them), with ``raise ... from``.
@@ -124,3 +133,51 @@ class NetworkError(CommonsHelperError):
                  retry_after: float | None = None) -> None:
         super().__init__(message, code=code, details=details)
         self.retry_after = retry_after
+
+
+class TokenRefused(AuthError):
+    """The token endpoint answered with an OAuth error (``error`` holds its code)."""
+
+    def __init__(self, message: str, *, error: str, status: int, description: str = "") -> None:
+        super().__init__(message, code=f"oauth-{error}", details={"error": error, "status": status})
+        self.error = error
+        self.status = status
+        self.description = description
+
+
+class BadRequest(CommonsHelperError):
+    code = "bad-request"
+    http_status = 400
+
+
+class TooLarge(BadRequest):
+    code = "too-large"
+    http_status = 413
+
+
+class UnsupportedType(BadRequest):
+    code = "unsupported-type"
+    http_status = 415
+
+
+class JobNotFound(CommonsHelperError):
+    code = "not-found"
+    http_status = 404
+
+
+class JobConflict(CommonsHelperError):
+    code = "conflict"
+    http_status = 409
+
+
+class DatabaseError(CommonsHelperError):
+    code = "database"
+    http_status = 500
+
+
+class HelperNotRunning(CommonsHelperError):
+    code = "not-running"
+
+
+class AlreadyRunning(CommonsHelperError):
+    code = "already-running"

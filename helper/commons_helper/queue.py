@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import CommonsHelperError
+from .errors import JobConflict, JobNotFound
 from .store import transaction
 
 QUEUED = "queued"
@@ -34,16 +34,6 @@ DONE_OK = ("uploaded", "new-version", "duplicate", "unchanged")
 FINAL = (*OUTCOMES, CANCELLED)
 RETRYABLE_FROM = ("needs-attention", "failed", CANCELLED)
 STATUSES = (QUEUED, PREPARING, UPLOADING, *FINAL)
-
-
-class JobNotFound(CommonsHelperError):
-    code = "not-found"
-    http_status = 404
-
-
-class JobConflict(CommonsHelperError):
-    code = "conflict"
-    http_status = 409
 
 
 def _iso(ts: float) -> str:

@@ -15,15 +15,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .errors import CommonsHelperError
+from .errors import CommonsHelperError, HelperNotRunning
 
 START_HINT = ("Start it with `commons-helper serve` (or let darktable's export start it), then try "
               "again.")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-class HelperNotRunning(CommonsHelperError):
-    code = "not-running"
 
 
 def read_runtime(path: os.PathLike[str] | str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from .errors import CommonsHelperError
+from .errors import DatabaseError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -89,11 +89,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
-
-
-class DatabaseError(CommonsHelperError):
-    code = "database"
-    http_status = 500
 
 
 def connect(path: Path) -> sqlite3.Connection:

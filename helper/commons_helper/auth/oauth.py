@@ -20,7 +20,7 @@ from typing import Any
 import httpx2
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
-from ..errors import AuthError, NetworkError, SignInNeeded
+from ..errors import AuthError, NetworkError, SignInNeeded, TokenRefused
 from .flow import Endpoints
 
 log = logging.getLogger(__name__)
@@ -55,16 +55,6 @@ class Profile:
     grants: tuple[str, ...] = ()
     sub: str = ""
     blocked: bool = False
-
-
-class TokenRefused(AuthError):
-    """The token endpoint answered with an OAuth error (``error`` holds its code)."""
-
-    def __init__(self, message: str, *, error: str, status: int, description: str = "") -> None:
-        super().__init__(message, code=f"oauth-{error}", details={"error": error, "status": status})
-        self.error = error
-        self.status = status
-        self.description = description
 
 
 class OAuthClient:

@@ -20,7 +20,7 @@ import httpx2
 
 from .. import __version__
 from ..config import Settings, user_agent
-from ..errors import CommonsHelperError, NetworkError, SignInNeeded, UsageError
+from ..errors import CommonsHelperError, NetworkError, SignInNeeded, TokenRefused, UsageError
 from ..paths import Paths
 from .base import Authenticator
 from .callback import LoopbackListener
@@ -32,7 +32,7 @@ from .flow import (
     PendingAuthorizations,
     authorize_url,
 )
-from .oauth import ClientConfig, OAuthClient, TokenRefused
+from .oauth import ClientConfig, OAuthClient
 from .store import (
     KIND_ACCESS_TOKEN,
     KIND_BOT_PASSWORD,

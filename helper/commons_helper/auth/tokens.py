@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import SignInNeeded
-from .oauth import OAuthClient, TokenRefused, TokenSet
+from ..errors import SignInNeeded, TokenRefused
+from .oauth import OAuthClient, TokenSet
 from .store import Credential, CredentialStore
 
 if TYPE_CHECKING:

@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from .. import __version__
+from ..errors import BadRequest, TooLarge
 from ..queue import NewJob, new_job_id
 from . import events
-from .intake import BadRequest, TooLarge, check_content_length, display_name, parse_meta, spool_file
+from .intake import check_content_length, display_name, parse_meta, spool_file
 from .keys import DB, EVENTS, LIMITS, PATHS, QUEUE, WORKER
 
 routes = web.RouteTableDef()

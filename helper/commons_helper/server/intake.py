@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader
 
-from ..errors import CommonsHelperError
+from ..errors import BadRequest, TooLarge, UnsupportedType
 from ..filetypes import CANONICAL_EXTENSION, EXTENSION_MIME, extension_of, sniff_mime
 from ..fileutil import fsync_dir
 
@@ -33,21 +33,6 @@ MAX_META_BYTES = 256 * 1024
 MAX_TEXT = 20_000
 MAX_LIST = 500
 READ_BLOCK = 1024 * 1024
-
-
-class BadRequest(CommonsHelperError):
-    http_status = 400
-    code = "bad-request"
-
-
-class TooLarge(CommonsHelperError):
-    http_status = 413
-    code = "too-large"
-
-
-class UnsupportedType(CommonsHelperError):
-    http_status = 415
-    code = "unsupported-type"
 
 
 # -- meta ---------------------------------------------------------------------------------------
