@@ -220,3 +220,19 @@ def test_privacy_zone_hides_location_and_strips_gps(signed_in: TestWiki, tmp_pat
         landed.write_bytes(signed_in.download(str(signed_in.file_versions(title)[0]["url"])))
         assert (read_metadata(landed).camera_position is not None) is expect_gps
     assert read_metadata(inside).camera_position is not None  # the original keeps its GPS
+
+
+def test_a_bug_is_reported_without_a_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import commons_helper.cli_upload as cli_upload
+
+    def boom(*a: object, **k: object) -> object:
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(cli_upload, "upload_all", boom)
+    photo = make_jpeg(tmp_path / "a.jpg", "bug")
+    assert main(["upload", str(photo), "--page-text", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error (ZeroDivisionError: simulated bug)" in err and "Traceback" not in err
+    report = Path(err.rsplit("Details: ", 1)[1].strip())
+    assert "ZeroDivisionError" in report.read_text()

@@ -127,3 +127,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("commons-helper: interrupted; nothing queued was lost.", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: say so plainly, keep the details for the report
+        report = _save_crash_report()
+        print(f"commons-helper: internal error ({type(exc).__name__}: {exc}). This is a bug; "
+              f"nothing queued was lost. Details: {report}", file=sys.stderr)
+        return 1
+
+
+def _save_crash_report() -> str:
+    import tempfile
+    import time
+    import traceback
+
+    text = traceback.format_exc()
+    try:
+        folder = get_paths().log_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        fd, name = tempfile.mkstemp(prefix="commons-helper-crash-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return name
+    return str(path)
