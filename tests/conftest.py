@@ -39,3 +39,21 @@ def helper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def unique() -> str:
     """A short unique word for file names on the shared test wiki."""
     return uuid.uuid4().hex[:10]
+
+
+#: Skips that are about this machine, not a missing peer (e.g. running as root).
+EXPECTED_SKIPS = ("root reads everything", "exiftool trims", "POSIX file names")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under ./run-tests (COMMONS_HELPER_TESTS_STRICT=1) every peer is installed, so a test that
+    skips for a missing peer (darktable, Chromium, busted, ...) fails instead of passing quietly."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and os.environ.get("COMMONS_HELPER_TESTS_STRICT")):
+        return
+    reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+    if not any(expected in reason for expected in EXPECTED_SKIPS):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under ./run-tests, where every peer should be installed: {reason}"
