@@ -195,6 +195,15 @@ local function tell(msg)
   end
 end
 
+-- wait without holding the Lua lock. On POSIX through `sleep` (dt.control.execute
+-- releases the lock while it runs): on darktable 4.2.1 a dt.control.sleep from a
+-- background thread was seen deadlocking with the GUI thread (docs/darktable.md).
+local function pause(ms)
+  if WINDOWS then return dt.control.sleep(ms) end
+  local rc = dt.control.execute(string.format("sleep %d.%03d", ms // 1000, ms % 1000))
+  if rc ~= 0 then dt.control.sleep(ms) end
+end
+
 local function helper_command()
   local c = logic.trim(dt.preferences.read(MODULE, "helper_command", "string"))
   if c == "" then return "commons-helper" end
@@ -307,7 +316,7 @@ local function ensure_helper(state)
     start_helper(state)
     local waited = 0
     while waited < START_SECONDS * 1000 do
-      dt.control.sleep(250)
+      pause(250)
       waited = waited + 250
       rt = read_runtime(rpath)
       if rt and health(state, rt).ok then
@@ -576,7 +585,7 @@ local function finalize_body(state)
         timed_out = true
         break
       end
-      dt.control.sleep(POLL_MS)
+      pause(POLL_MS)
       waited = waited + POLL_MS
     end
     if gui_job then gui_job.valid = false end

@@ -189,7 +189,7 @@ dt.tags.attach(dt.tags.create("places|Paris"), img)
 dt.gui.libs.export.expanded = true
 T.export({{img}})
 T.run(function()
-  dt.control.sleep(300)
+  dt.control.execute("sleep 0.3")
   T.result.screenshot = T.screenshot({lua(str(shot))})
   T.result.summary = T.wait_summary(1)
   T.result.image = T.image_info(img)

@@ -84,6 +84,11 @@ function fake.new(opts)
   }
   dt.control = {
     execute = function(cmd)
+      if cmd:match("^sleep %d+%.%d+$") then  -- the plugin's pause()
+        dt.sleeps = dt.sleeps + 1
+        if dt.on_sleep then dt.on_sleep(tonumber(cmd:match("[%d.]+")) * 1000) end
+        return 0
+      end
       table.insert(dt.commands, cmd)
       if dt.execute_handler then return dt.execute_handler(cmd) end
       return 127

@@ -265,6 +265,22 @@ describe("the plugin in a fake darktable", function()
     assert.equal(0.45, dt.jobs[1].percent)
   end)
 
+  it("waits with `sleep` through darktable.control.execute, never dt.control.sleep", function()
+    fake.load_plugin(dt)
+    helper = fake.helper(dt, { runtime = dir .. "/helper.json", running = true })
+    local real_sleep = dt.control.sleep
+    dt.control.sleep = function() error("dt.control.sleep used") end
+    local polls = 0
+    helper.jobs_answer = function()
+      polls = polls + 1
+      return 200, json.encode({ jobs = { { id = "job1", status = polls < 3 and "uploading" or "uploaded", title = "File:X.jpg" } } })
+    end
+    export(dt, { image(1) }, dir)
+    dt.control.sleep = real_sleep
+    assert.equal(2, dt.sleeps)
+    assert.equal("Wikimedia Commons: 1 uploaded", dt.prints[#dt.prints])
+  end)
+
   it("stops waiting at once when the photographer cancels", function()
     fake.load_plugin(dt)
     helper = fake.helper(dt, { runtime = dir .. "/helper.json", running = true })

@@ -85,7 +85,9 @@ function T.wait(pred, timeout_ms)
   local waited = 0
   while waited < timeout_ms do
     if pred() then return true end
-    dt.control.sleep(200)
+    -- not dt.control.sleep: from a dispatched job it was seen deadlocking darktable 4.2.1;
+    -- dt.control.execute releases the Lua lock while `sleep` runs (os.execute would hold it)
+    dt.control.execute("sleep 0.2")
     waited = waited + 200
   end
   return pred() and true or false
