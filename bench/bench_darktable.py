@@ -105,14 +105,6 @@ local dt = require "darktable"
 local imgs = {{}}
 {imports}
 T.export(imgs)
-T.run(function()
-  T.wait(function()
-    for _, p in ipairs(T.prints) do
-      if p:find("Wikimedia Commons: ", 1, true) == 1 and not p:find("starting", 1, true) then return true end
-    end
-    return false
-  end, 600000)
-end)
 """
         # start the helper first so the figures are store's, not the helper's cold start
         serve = subprocess.Popen([str(bin_dir / "commons-helper"), "serve"], env={**os.environ, **env},

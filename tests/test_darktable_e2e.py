@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -38,25 +39,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(available() is not None, reas
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS_SHOT = REPO / "docs" / "images" / "darktable-export.png"
-
-# Lua: wait for the plugin's summary (not its "starting the helper" note), from print number `from`
-SUMMARY_LUA = r"""
-function T.wait_summary(from, timeout_ms)
-  local found
-  T.wait(function()
-    for i = from, #T.prints do
-      local p = T.prints[i]
-      if p:find("Wikimedia Commons: ", 1, true) == 1 and not p:find("starting the helper", 1, true) then
-        found = p
-        return true
-      end
-    end
-    return false
-  end, timeout_ms or 120000)
-  return found
-end
-"""
-
 
 @dataclass
 class Env:
@@ -151,6 +133,18 @@ def lua(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
+def flips_in_history(library: str, image_id: int = 1) -> int:
+    """How many flip (rotation) steps are in the image's active history (-1: cannot read now)."""
+    try:
+        with sqlite3.connect(f"file:{library}?mode=ro", uri=True, timeout=1) as db:
+            row = db.execute("SELECT COUNT(*) FROM history h JOIN images i ON i.id = h.imgid "
+                             "WHERE h.imgid = ? AND h.operation = 'flip' AND h.num < i.history_end",
+                             (image_id,)).fetchone()
+    except sqlite3.Error:
+        return -1
+    return int(row[0]) if row else 0
+
+
 def title_from_tags(tags: list[str]) -> str | None:
     for t in tags:
         if t.startswith("Wikimedia Commons|File|"):
@@ -174,7 +168,7 @@ def test_export_then_reexport_as_new_version(dt_env: Env, service: Service, wiki
     # darktable runs with a decimal comma in LC_NUMERIC: the coordinates must still arrive intact
     dt_run_env = {**dt_env.env, **comma_locale_env(dt_env.root / "locales")}
     # first darktable session: metadata set in darktable, export through the plugin
-    driver = SUMMARY_LUA + f"""
+    driver = f"""
 local dt = require "darktable"
 local img = T.import({lua(str(photo))})
 img.title = {lua(title)}
@@ -188,12 +182,10 @@ dt.tags.attach(dt.tags.create("Category|Bridges"), img)
 dt.tags.attach(dt.tags.create("places|Paris"), img)
 dt.gui.libs.export.expanded = true
 T.export({{img}})
-T.run(function()
-  dt.control.execute("sleep 0.3")
+function T.collect()
   T.result.screenshot = T.screenshot({lua(str(shot))})
-  T.result.summary = T.wait_summary(1)
   T.result.image = T.image_info(img)
-end)
+end
 """
     run = run_darktable(dt_env.root / "dt", driver, env=dt_run_env, conf=conf, library=library)
     leftovers1 = exported_leftovers(run)
@@ -209,24 +201,22 @@ T.result.before = T.image_info(img)
 img.description = "The oldest bridge in Paris, rotated"
 dt.gui.selection({{img}})
 dt.gui.action("lib/image/rotate selected images 90 degrees CW", 0, "", "", 1.0)
-T.run(function()
-  T.result.altered = T.wait(function() return img.is_altered end, 20000)
-end)
+T.result.image_id = img.id
+T.finish()
 """
-    edit = run_darktable(dt_env.root / "dt", driver, env=dt_run_env, conf=conf, library=library).result
-    assert edit["altered"] is True, edit
+    # the rotation runs as a darktable job: stop darktable once it is a new step in the history
+    flips_before = flips_in_history(library)
+    edit = run_darktable(dt_env.root / "dt", driver, env=dt_run_env, conf=conf, library=library,
+                         ready=lambda r: flips_in_history(library, r["image_id"]) > flips_before).result
     # the photo still points to its Commons file: the tag lives in the library
     assert title_from_tags(edit["before"]["tags"]) is not None, edit
 
     # third session: export the edited photo again
-    driver = SUMMARY_LUA + f"""
+    driver = f"""
 local dt = require "darktable"
 local img = T.import({lua(str(photo))})
 T.export({{img}})
-T.run(function()
-  T.result.summary = T.wait_summary(1)
-  T.result.image = T.image_info(img)
-end)
+function T.collect() T.result.image = T.image_info(img) end
 """
     run2 = run_darktable(dt_env.root / "dt", driver, env=dt_run_env, conf=conf, library=library)
     second = run2.result
@@ -281,18 +271,17 @@ def test_the_plugin_starts_the_helper(dt_env: Env, wiki: TestWiki, unique: str) 
     dt_env.write_config(wiki=wiki.api, port=0, license="cc-by-sa-4.0", contact="tests@example.org")
     assert not dt_env.runtime_file.exists()
     photo = make_photo(dt_env.root / f"start_{unique}.jpg", seed=2)
-    driver = SUMMARY_LUA + f"""
+    driver = f"""
 local dt = require "darktable"
 local img = T.import({lua(str(photo))})
 img.title = {lua("Autostart " + unique)}
 T.export({{img}})
-T.run(function()
-  T.result.summary = T.wait_summary(1)
+function T.collect()
   T.result.image = T.image_info(img)
   local f = io.open({lua(str(dt_env.runtime_file))})
   T.result.runtime_seen = f ~= nil
   if f then f:close() end
-end)
+end
 """
     run = run_darktable(dt_env.root / "dt", driver, env=dt_env.env)
     assert "Wikimedia Commons: starting the helper service…" in run.prints
@@ -307,15 +296,12 @@ def test_a_refused_photo_shows_the_reason(dt_env: Env, service: Service, wiki: T
                                           unique: str) -> None:
     # no license anywhere: not in the helper's settings, none chosen in the export module
     photo = make_photo(dt_env.root / f"nolicense_{unique}.jpg", seed=3)
-    driver = SUMMARY_LUA + f"""
+    driver = f"""
 local dt = require "darktable"
 local img = T.import({lua(str(photo))})
 img.title = {lua("No license " + unique)}
 T.export({{img}})
-T.run(function()
-  T.result.summary = T.wait_summary(1)
-  T.result.image = T.image_info(img)
-end)
+function T.collect() T.result.image = T.image_info(img) end
 """
     run = run_darktable(dt_env.root / "dt", driver, env=dt_env.env)
     summary = run.result["summary"]
@@ -335,15 +321,12 @@ def test_helper_killed_during_the_batch(dt_env: Env, unique: str) -> None:
     svc = start_service(dt_env, env)
     photos = [make_photo(dt_env.root / f"killed_{unique}_{i}.jpg", seed=10 + i) for i in range(3)]
     imports = "\n".join(f"imgs[#imgs + 1] = T.import({lua(str(p))})" for p in photos)
-    driver = SUMMARY_LUA + f"""
+    driver = f"""
 local dt = require "darktable"
 local imgs = {{}}
 {imports}
 T.export(imgs)
-T.run(function()
-  T.result.summary = T.wait_summary(1, 60000)
-  T.result.tags = T.tags(imgs[1])
-end)
+function T.collect() T.result.tags = T.tags(imgs[1]) end
 """
     killer_done: dict[str, Any] = {}
 
@@ -385,12 +368,9 @@ def test_uploads_that_outlast_the_wait_continue_in_the_helper(dt_env: Env, uniqu
     dt_env.write_config(wiki="http://127.0.0.1:9/api.php", port=0, license="cc-by-sa-4.0")
     svc = start_service(dt_env, env)
     photo = make_photo(dt_env.root / f"slow_{unique}.jpg", seed=20)
-    driver = SUMMARY_LUA + f"""
+    driver = f"""
 local img = T.import({lua(str(photo))})
 T.export({{img}})
-T.run(function()
-  T.result.summary = T.wait_summary(1, 60000)
-end)
 """
     try:
         run = run_darktable(dt_env.root / "dt", driver, env={**env, "COMMONS_EXPORT_WAIT": "3"})
@@ -407,25 +387,17 @@ end)
 # The harness itself: a crash or a hang is never a pass.
 def test_harness_reports_a_crash(tmp_path: Path) -> None:
     driver = """
-T.run(function()
-  T.result.before_crash = true
-  os.execute("kill -SEGV $PPID")  -- the shell's parent is darktable
-  dt.control.sleep(5000)
-end)
+T.result.before_crash = true
+os.execute("kill -SEGV $PPID")  -- the shell's parent is darktable
 """
     with pytest.raises(DarktableFailed, match="CRASHED"):
         run_darktable(tmp_path / "dt", driver, timeout=60)
 
 
 def test_harness_reports_a_hang(tmp_path: Path) -> None:
-    driver = """
-T.run(function()
-  while true do dt.control.sleep(1000) end
-end)
-"""
     started = time.monotonic()
     with pytest.raises(DarktableFailed, match="did not finish within 15 s"):
-        run_darktable(tmp_path / "dt", driver, timeout=15)
+        run_darktable(tmp_path / "dt", "-- never finishes", timeout=15)
     assert time.monotonic() - started < 120
 
 
