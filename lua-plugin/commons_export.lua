@@ -196,8 +196,8 @@ local function tell(msg)
 end
 
 -- wait without holding the Lua lock. On POSIX through `sleep` (dt.control.execute
--- releases the lock while it runs): on darktable 4.2.1 a dt.control.sleep from a
--- background thread was seen deadlocking with the GUI thread (docs/darktable.md).
+-- releases the lock while it runs), as a precaution: on darktable 4.2.1 a dispatched
+-- job waiting with dt.control.sleep was seen deadlocking darktable (docs/darktable.md).
 local function pause(ms)
   if WINDOWS then return dt.control.sleep(ms) end
   local rc = dt.control.execute(string.format("sleep %d.%03d", ms // 1000, ms % 1000))
