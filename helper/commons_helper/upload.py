@@ -195,12 +195,21 @@ class Uploader:
 
     async def title_info(self, title: str) -> dict[str, Any]:
         """``{"exists": bool (file), "page": bool, "user": latest uploader, "sha1": ..., "versions": n}``."""
-        data = await self.client.get(action="query", prop="imageinfo", titles=file_title(title),
-                                     iiprop="user|sha1|timestamp", iilimit=50)
+        return (await self.lookup(title))[1]
+
+    async def lookup(self, title: str, sha1: str | None = None) -> tuple[list[str], dict[str, Any]]:
+        """One request for both questions asked before an upload: which files already have
+        these bytes (current versions, by SHA1), and what is at ``title``."""
+        params: dict[str, Any] = {"action": "query", "prop": "imageinfo", "titles": file_title(title),
+                                  "iiprop": "user|sha1|timestamp", "iilimit": 50}
+        if sha1:
+            params.update(list="allimages", aisha1=sha1, ailimit=10)
+        data = await self.client.get(**params)
+        found = [file_title(i["title"]) for i in data["query"].get("allimages", [])]
         page = data["query"]["pages"][0]
         infos = page.get("imageinfo") or []
         latest = infos[0] if infos else {}
-        return {
+        return found, {
             "exists": bool(infos),
             "page": not page.get("missing", False),
             "user": latest.get("user"),
@@ -241,13 +250,12 @@ class Uploader:
                 f"use a title ending in .{local.extension}.", code="title-extension-mismatch"))
         sha1 = req.sha1 or sha1_of_file(path)
 
-        # 1. Already on the wiki? (asked before sending a single byte)
-        found = await self.titles_with_sha1(sha1)
+        # 1. Already on the wiki? Is the name free? (one request, before sending a single byte)
+        found, info = await self.lookup(name, sha1)
         if found:
             return await self._already_there(req, local, sha1, found)
 
-        # 2. Is the name free? Apply the policy before sending the bytes.
-        info = await self.title_info(name)
+        # 2. Apply the name policy before sending the bytes.
         if info["invalid"]:
             return failed(path, WikiError(f"“{name}” is not a valid file name on the wiki; choose "
                                           "another title.", code="illegal-filename"), sha1)
