@@ -274,12 +274,9 @@ class Uploader:
         target = file_title(req.title)
         if req.previous_attempt:
             # An earlier try of this very job may have landed before a crash.
-            me = await self.client.username()
-            for t in found:
-                info = await self.title_info(t)
-                if info["user"] == me and info["sha1"] == sha1:
-                    status = "new-version" if info["versions"] > 1 else "uploaded"
-                    return UploadResult(str(req.path), status, t, await self.page_url(t), sha1)
+            landed = await self._landed(req, sha1, found)
+            if landed is not None:
+                return landed
         if target in found:
             return UploadResult(str(req.path), "unchanged", target, await self.page_url(target), sha1)
         first = found[0]
@@ -355,13 +352,14 @@ class Uploader:
                     continue
                 return failed(req.path, exc, sha1, title=file_title(name))
 
-    async def _landed(self, req: UploadRequest, sha1: str) -> UploadResult | None:
-        try:
-            found = await self.titles_with_sha1(sha1)
-        except (NetworkError, RetryableWikiError):
-            return None
-        if not found:
-            return None
+    async def _landed(self, req: UploadRequest, sha1: str,
+                      found: list[str] | None = None) -> UploadResult | None:
+        """Our bytes under a title whose latest version is ours: an earlier try of this upload."""
+        if found is None:
+            try:
+                found = await self.titles_with_sha1(sha1)
+            except (NetworkError, RetryableWikiError):
+                return None
         me = await self.client.username()
         for t in found:
             info = await self.title_info(t)
