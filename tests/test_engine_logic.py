@@ -44,6 +44,8 @@ DECISIONS = [
     ({"exists-normalized": "B.JPG"}, "rename", ("rename", "", "exists-normalized")),
     ({"exists": "B.jpg"}, "new-version", ("new-version", "", "exists")),
     ({"exists": "B.jpg", "large-file": "big"}, "new-version", ("new-version", "", "exists")),
+    ({"exists": "B.jpg", "something-new": "x"}, "new-version",
+     ("outcome", "needs-attention", "something-new")),  # never ignore an unread warning
     ({"exists-normalized": "B.JPG"}, "new-version", ("outcome", "needs-attention", "exists-normalized")),
     ({"page-exists": "B.jpg"}, "new-version", ("outcome", "needs-attention", "page-exists")),
     ({"exists": "B.jpg"}, "fail", ("outcome", "failed", "exists")),

@@ -226,6 +226,17 @@ async def test_offset_mismatch_resyncs(client: MediaWikiClient, wiki: TestWiki, 
         await proxy.stop()
 
 
+async def test_expired_session_logs_in_again(client: MediaWikiClient, wiki: TestWiki,
+                                              jpeg: Callable[..., Path], unique: str) -> None:
+    """The bot password session ends on the wiki while a CSRF token is cached: badtoken, then an
+    anonymous token; the client logs in again once instead of giving up."""
+    await client.csrf_token()
+    client.http.cookies.clear()  # the wiki forgot the session
+    result = await Uploader(client).upload(req(jpeg(), f"Expired {unique}.jpg"))
+    assert result.status == "uploaded"
+    assert await client.username() == "Admin"
+
+
 async def test_badtoken_recovery(client: MediaWikiClient, wiki: TestWiki, jpeg: Callable[..., Path],
                                  unique: str) -> None:
     token = await client.csrf_token()

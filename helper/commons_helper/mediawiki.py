@@ -307,9 +307,9 @@ class MediaWikiClient:
         while True:
             attempt += 1
             send = dict(base)
-            if token:
-                send["token"] = await self.csrf_token()
             try:
+                if token:  # inside: an anonymous token (session gone) goes through recover()
+                    send["token"] = await self.csrf_token()
                 headers = await self.auth.headers()
                 return await self._send(method, send, file, headers)  # type: ignore[no-any-return]
             except SignInNeeded as exc:

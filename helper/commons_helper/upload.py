@@ -342,7 +342,7 @@ class Uploader:
                 log.warning("upload of %s interrupted (%s); trying again", req.path, exc.code)
                 await self.client.sleep(self.client.retry.delay(attempts, exc))
             except WikiError as exc:
-                if exc.code in STASH_GONE:
+                if exc.code in STASH_GONE or isinstance(exc, StashError):
                     if attempts >= 3:
                         return failed(req.path, exc, sha1)
                     log.warning("the wiki lost the partly uploaded file (%s); starting over", exc.code)
@@ -400,9 +400,13 @@ class Uploader:
                 fh.seek(state.offset)
                 chunk = fh.read(req.chunk_size)
                 last = state.offset + len(chunk) >= local.size
+                # ignorewarnings on a chunk only means "append it to the stash": a stash upload
+                # publishes nothing, and every warning is decided one by one at publish time.
+                # Without it MediaWiki answers a chunk with a warning (e.g. large-file once the
+                # stash passes $wgUploadSizeWarning) and silently does NOT append that chunk.
                 params: dict[str, Any] = {
                     "action": "upload", "stash": True, "filename": stash_name,
-                    "filesize": local.size, "offset": state.offset,
+                    "filesize": local.size, "offset": state.offset, "ignorewarnings": True,
                 }
                 if state.filekey and state.offset > 0:
                     params["filekey"] = state.filekey
@@ -442,8 +446,6 @@ class Uploader:
                     if save_state:
                         await save_state(ChunkState(key, local.size))
                     return key
-                if status == "Warning" and result.get("filekey"):
-                    return str(result["filekey"])
                 raise WikiError(f"The wiki gave an unexpected answer to a chunk: {status}",
                                 code="stasherror", details=result)
 
@@ -507,10 +509,10 @@ class Uploader:
                 answer = await self._publish(req, str(filekey), name, ignore=True,
                                              asynchronous=local.size > ASYNC_THRESHOLD)
                 continue
-            # proceed: only badfilename (a normalized name) is left to accept
+            # proceed: a normalized name to publish under, or only harmless warnings left
             if decision.new_name:
                 name = decision.new_name
-            answer = await self._publish(req, str(filekey), name, ignore=False,
+            answer = await self._publish(req, str(filekey), name, ignore=not decision.new_name,
                                          asynchronous=local.size > ASYNC_THRESHOLD)
         raise WikiError("The wiki kept answering with warnings; giving up on this file.",
                         code="too-many-warnings")
@@ -533,6 +535,20 @@ class Uploader:
                 "damaged on the way. Check the file page and upload again.", code="sha1-mismatch"),
                 sha1, title=title)
         url = str(info.get("descriptionurl") or "") or await self.page_url(title)
+        if new_version:
+            # The ownership check and the upload were two requests: make sure nobody else's
+            # version slipped in between (it would now be hidden under ours).
+            versions = (await self.client.get(action="query", prop="imageinfo", titles=title,
+                                              iiprop="user|sha1", iilimit=2))["query"]["pages"][0]
+            previous = (versions.get("imageinfo") or [{}, {}])[1:2]
+            me = await self.client.username()
+            if previous and previous[0].get("user") not in (me, None):
+                return UploadResult(str(req.path), "needs-attention", title, url, sha1, {
+                    "code": "overwrote-other",
+                    "message": f"Your new version of {title} was uploaded, but the version just "
+                               f"before it is {previous[0].get('user')}'s (uploaded moments "
+                               "earlier). Check the file's history and revert if that was not "
+                               "meant to be replaced."})
         return UploadResult(str(req.path), "new-version" if new_version else "uploaded", title, url, sha1)
 
 

@@ -82,8 +82,15 @@ def decide(warnings: dict[str, Any], on_exists: str) -> Decision:
         if on_exists == "rename":
             return Decision("rename", code=sorted(taken)[0], existing=existing)
         if on_exists == "new-version":
-            if taken == {"exists"}:
+            # Overwriting sends ignorewarnings: only when "exists" is the one warning that matters.
+            if names - HARMLESS == {"exists"}:
                 return Decision("new-version", code="exists", existing=existing)
+            if taken == {"exists"}:
+                others = ", ".join(sorted(names - HARMLESS - {"exists"}))
+                return Decision("outcome", "needs-attention", sorted(names - HARMLESS - {"exists"})[0],
+                                f"The wiki warned about more than the existing file ({others}), so no "
+                                f"new version of {existing} was uploaded. Check the file and its title.",
+                                existing=existing)
             return Decision("outcome", "needs-attention", sorted(taken)[0],
                             f"{existing} exists under a slightly different name or has no file to "
                             "replace, so no new version was uploaded. Choose a title, or rename.",

@@ -63,6 +63,7 @@ $wgGroupPermissions['*']['createaccount'] = false;
 $wgUseImageMagick = false;
 $wgGenerateThumbnailOnParse = false;
 $wgAPIMaxResultSize = 16 * 1024 * 1024;
+$wgUploadSizeWarning = 20 * 1024 * 1024;  // bigger uploads get the harmless "large-file" warning
 $wgMemoryLimit = "1G";  // job runs that publish big files need more than the 150M default
 {extra}
 """
