@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import pipeline
-from .errors import CommonsHelperError, SignInNeeded, StashError
+from .errors import CommonsHelperError, NetworkError, SignInNeeded, StashError
 from .ledger import Identity, Ledger
 from .paths import Paths
 from .queue import DONE_OK, Job, JobQueue
@@ -39,9 +39,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Retries of a whole job after the engine's own retries gave up: minutes apart, about an hour in all.
+#: Retries of a whole job after the engine's own retries gave up, 10 s doubling to 10 min apart.
+#: Network trouble and a busy or read-only wiki (``waits_out``) are retried without limit;
+#: anything else retryable fails after these tries (15-20 minutes), the file kept for a retry.
 JOB_RETRY = RetryPolicy(attempts=8, base=10.0, cap=600.0)
 PROGRESS_EVERY = 0.25  # seconds between progress events of one job
+
+
+#: Trouble that passes by itself: a job facing it waits (capped backoff) and is never failed.
+TRANSIENT_CODES = frozenset({"maxlag", "readonly", "ratelimited", "http-500", "http-502", "http-503",
+                             "http-504", "http-429"})
+
+
+def waits_out(exc: CommonsHelperError) -> bool:
+    return isinstance(exc, NetworkError) or exc.code in TRANSIENT_CODES
 
 
 class _JobGone(Exception):
@@ -250,7 +261,14 @@ class Worker:
 
     async def _retry_or_fail(self, job: Job, exc: CommonsHelperError) -> None:
         attempt = job.attempts + 1
-        if attempt < self.retry.attempts:
+        if waits_out(exc):
+            # Offline, or the wiki busy or read-only: the photo waits as long as it takes.
+            delay = self.retry.delay(min(attempt, self.retry.attempts), exc)
+            self._publish(await self.db.call(self.queue.retry_later, job.id, delay=delay, error={
+                "code": exc.code, "message": f"{exc.message} The photo stays in the queue; trying "
+                f"again in {delay:.0f} s."}))
+            self._wake.set()
+        elif attempt < self.retry.attempts:
             delay = self.retry.delay(attempt, exc)
             self._publish(await self.db.call(self.queue.retry_later, job.id, delay=delay, error={
                 "code": exc.code, "message": f"{exc.message} Trying again in {delay:.0f} s "
