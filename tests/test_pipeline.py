@@ -60,3 +60,24 @@ def test_job_settings_take_the_exports_choices_over_the_service_defaults() -> No
     # a service started with --strip-location cannot be overridden by one export
     strict = Settings(strip_location=True)
     assert job_settings(strict, {"strip_location": False}).strip_location is True
+
+
+def test_reexport_in_another_format_is_refused_with_a_reason(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from commons_helper.errors import TitleError
+    from commons_helper.pipeline import prepare
+    from tests.photos import make_photo
+
+    folder = Path(str(tmp_path))
+    png = make_photo(folder, fmt="png", style="darktable")
+    meta = {"options": {"license": "cc-by-sa-4.0"}}
+    with pytest.raises(TitleError) as info:
+        prepare(png, meta, Settings(), known_title="File:Frauenkirche 2024.jpg", taken_titles=[],
+                stripped_path=None, file_name="photo.png")
+    assert info.value.code == "reexport-type-changed"
+    assert "File:Frauenkirche 2024.jpg" in str(info.value) and "same format" in str(info.value)
+    same = prepare(make_photo(folder / "j", style="darktable"), meta, Settings(),
+                   known_title="File:Frauenkirche 2024.jpg", taken_titles=[], stripped_path=None,
+                   file_name="photo.jpg")
+    assert (same.title, same.on_exists, same.reexport) == ("Frauenkirche 2024.jpg", "new-version", True)

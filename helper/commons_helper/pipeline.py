@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
+from .errors import TitleError
 from .metadata import read_metadata, strip_location
 from .photo import DEFAULT_LANG, DateTaken, GeoPoint, PhotoMetadata
 from .titles import BatchTitles, clean_title, extension_for, fit_title, make_title, normalize_extension
@@ -132,6 +133,12 @@ def prepare(spool: Path, meta: dict[str, Any], settings: Settings, *, known_titl
     if reexport:
         assert known_title is not None
         title = known_title.removeprefix("File:")
+        if normalize_extension(title.rsplit(".", 1)[-1]) != extension_for(photo.mime_type, file_name):
+            raise TitleError(
+                f"This photo is on Commons as {known_title}, but this export is a "
+                f"{photo.mime_type or 'different'} file: a new version cannot change the file "
+                "type. Nothing was uploaded; export it in the same format again, or choose "
+                "“separate new file” for re-exports.", code="reexport-type-changed")
         on_exists = "new-version"
         comment = options.get("comment") or (
             f"New version: {file_name or 'the photo'} edited and exported again (commons-helper)")

@@ -183,7 +183,10 @@ async def upload_file(request: web.Request) -> web.StreamResponse:
     if not path.exists():
         return web.json_response({"error": {"code": "gone", "message": "The helper no longer keeps this "
                                             "file; it is on the wiki."}}, status=410)
-    return web.FileResponse(path, headers={"Content-Disposition": "inline"})
+    # The bytes came from outside: never let them run as a page of the helper's origin (an SVG).
+    return web.FileResponse(path, headers={"Content-Disposition": "inline",
+                                           "Content-Security-Policy": "sandbox; default-src 'none'",
+                                           "X-Content-Type-Options": "nosniff"})
 
 
 @routes.get("/api/v1/uploads/{id}/thumbnail")
