@@ -125,6 +125,7 @@ async def test_enqueue_is_durable_before_201(client: TestClient[Any, Any], paths
     assert other["jobs"] == []
     served = await client.get(f"/api/v1/uploads/{body['id']}/file", headers=AUTH)
     assert served.status == 200 and await served.read() == photo.read_bytes()
+    assert served.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
 
 
 async def test_meta_is_optional(client: TestClient[Any, Any], photo: Path) -> None:
