@@ -493,7 +493,7 @@ local function store_one(state, image, filename)
     return nil, _("cannot write a temporary file: ") .. tostring(werr)
   end
   local r = post_upload(state, rt, filename, metafile)
-  if not r.ok and (r.kind == "unreachable" or r.kind == "auth") and not state.retried then
+  if not r.ok and logic.safe_to_post_again(r) and not state.retried then
     -- the helper went away or restarted with a new secret: look again, once per export
     state.retried = true
     state.helper_ok = false
@@ -503,6 +503,10 @@ local function store_one(state, image, filename)
   os.remove(metafile)
   if not r.ok then
     if r.kind == "unreachable" then state.helper_error = r.reason end
+    if r.kind == "unreachable" and not logic.safe_to_post_again(r) then
+      -- not sent again: that could queue the photo twice
+      return nil, r.reason .. _("; the helper may still upload this photo (see commons-helper open)")
+    end
     return nil, r.reason
   end
   return r.id

@@ -250,6 +250,13 @@ local CURL_REASONS = {
   [56] = tr("the connection to the helper broke while receiving"),
 }
 
+-- Did a failed post certainly not reach the helper? Then posting it again cannot make a second
+-- job. After a timeout or a broken connection the helper may already have queued the photo.
+function logic.safe_to_post_again(result)
+  if result.kind == "auth" then return true end  -- refused before anything was kept
+  return result.kind == "unreachable" and (result.curl == 6 or result.curl == 7)
+end
+
 -- curl's exit code from its stderr ("curl: (7) Failed to connect ...")
 function logic.curl_code(stderr_text)
   local code = tostring(stderr_text or ""):match("curl: %((%d+)%)")

@@ -162,6 +162,21 @@ describe("quoting", function()
 end)
 
 describe("reading the helper's answers", function()
+  it("posts again only when the first post certainly never reached the helper", function()
+    local refused = logic.interpret_upload(7, "000", "", "curl: (7) Failed to connect to 127.0.0.1")
+    assert.is_true(logic.safe_to_post_again(refused))
+    assert.is_true(logic.safe_to_post_again(logic.interpret_upload(0, "401",
+      '{"error":{"code":"unauthorized","message":"x"}}', "")))
+    for _, stderr in ipairs({ "curl: (28) Operation timed out", "curl: (52) Empty reply from server",
+                              "curl: (56) Recv failure: Connection reset by peer" }) do
+      local r = logic.interpret_upload(28, "000", "", stderr)
+      assert.equal("unreachable", r.kind)
+      assert.is_false(logic.safe_to_post_again(r))  -- the helper may have queued it already
+    end
+    assert.is_false(logic.safe_to_post_again(logic.interpret_upload(0, "400",
+      '{"error":{"code":"no-license","message":"x"}}', "")))
+  end)
+
   it("accepts 201 with a job id", function()
     local r = logic.interpret_upload(0, "201", '{"id":"j1","batch":"b","status":"queued"}', "")
     assert.is_true(r.ok)
