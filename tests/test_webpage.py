@@ -504,6 +504,19 @@ async def test_callback_with_an_unknown_state_stores_nothing(client: TestClient[
     assert open_store(get_paths()).all() == []
 
 
+async def test_denied_sign_in_from_the_page_says_to_start_again_there(
+        client: TestClient[Any, Any]) -> None:
+    store_oauth()
+    url = (await (await client.post("/api/v1/signin/start")).json())["authorize_url"]
+    state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["state"]
+    resp = await client.get(f"/oauth/callback?state={state}&error=access_denied", allow_redirects=False)
+    text = await resp.text()
+    assert resp.status == 400 and "access was denied" in text
+    assert "Start the sign-in again from the helper&#x27;s page" in text or \
+        "Start the sign-in again from the helper's page" in text
+    assert "commons-helper login" not in text
+
+
 async def test_signout_removes_the_stored_sign_in(client: TestClient[Any, Any]) -> None:
     from commons_helper.auth.store import open_store
 

@@ -45,9 +45,15 @@ def _page(title: str, message: str, *, ok: bool, status: int) -> web.Response:
     })
 
 
-def callback_handler(pending: PendingAuthorizations, finish: Finish,
-                     done: Done | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """An aiohttp handler for ``GET /oauth/callback`` that completes started sign-ins."""
+CLI_RETRY = "Run `commons-helper login` to try again."
+PAGE_RETRY = "Start the sign-in again from the helper's page (`commons-helper open`)."
+
+
+def callback_handler(pending: PendingAuthorizations, finish: Finish, done: Done | None = None, *,
+                     retry_hint: str = CLI_RETRY) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler for ``GET /oauth/callback`` that completes started sign-ins.
+
+    ``retry_hint`` tells the user how to start again (the command line, or the web page)."""
 
     async def handle(request: web.Request) -> web.Response:
         query = request.rel_url.query
@@ -61,13 +67,13 @@ def callback_handler(pending: PendingAuthorizations, finish: Finish,
                     "The sign-in was not completed on Meta"
                     + (": access was denied" if error == "access_denied" else f" ({error})")
                     + (f" — {description}" if description else "")
-                    + ". Nothing was stored. Run `commons-helper login` to try again.",
+                    + f". Nothing was stored. {retry_hint}",
                     code=f"oauth-{error}",
                 )
             code = query.get("code")
             if not code:
-                raise SignInNeeded("The sign-in page sent no authorization code back. Run "
-                                   "`commons-helper login` again.", code="oauth-no-code")
+                raise SignInNeeded("The sign-in page sent no authorization code back. "
+                                   f"{retry_hint}", code="oauth-no-code")
             result = await finish(auth, code)
         except CommonsHelperError as exc:
             result = exc

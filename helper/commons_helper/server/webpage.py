@@ -35,7 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth.callback import callback_handler
+from ..auth.callback import PAGE_RETRY, callback_handler
 from ..auth.flow import (
     CALLBACK_PATH,
     DEFAULT_GRANTS,
@@ -453,7 +453,8 @@ class WebSignIn:
             task.add_done_callback(self._tasks.discard)
 
     async def callback(self, request: web.Request) -> web.Response:
-        handle = callback_handler(self.pending, self.finish, lambda r: self.done(request.app, r))
+        handle = callback_handler(self.pending, self.finish, lambda r: self.done(request.app, r),
+                                  retry_hint=PAGE_RETRY)
         response = await handle(request)
         if response.status == 200:  # signed in: back to the page, which shows who
             raise web.HTTPSeeOther(location="/", headers={"Cache-Control": "no-store",
