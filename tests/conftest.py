@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.peers.mediawiki import TestWiki, remove, start_wiki
+from tests.peers.service import Service
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,17 @@ def helper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("COMMONS_HELPER_BOT_USER", "COMMONS_HELPER_BOT_PASSWORD", "COMMONS_HELPER_ACCESS_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def service(wiki: TestWiki, helper_home: Path) -> Iterator[Service]:
+    """A real `commons-helper serve` process on the session's wiki, signed in with a bot password."""
+    bot = wiki.bots["full"]
+    svc = Service(home=helper_home, wiki_api=wiki.api, bot_user=bot.user, bot_password=bot.password)
+    svc.start()
+    yield svc
+    if svc.process is not None:
+        svc.stop()
 
 
 @pytest.fixture

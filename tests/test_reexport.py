@@ -7,7 +7,6 @@ A real ``serve`` process and the real wiki. The identity is what darktable sends
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,6 @@ from tests.peers.mediawiki import TestWiki
 from tests.peers.service import Service, make_jpeg, plugin_meta, read_db
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def service(wiki: TestWiki, helper_home: Path) -> Iterator[Service]:
-    bot = wiki.bots["full"]
-    svc = Service(home=helper_home, wiki_api=wiki.api, bot_user=bot.user, bot_password=bot.password)
-    svc.start()
-    yield svc
-    if svc.process is not None:
-        svc.stop()
 
 
 def export(service: Service, photo: Path, title: str, batch: str, **kw: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,6 @@ from tests.peers.mediawiki import TestWiki
 from tests.peers.service import REPO, Service, make_jpeg, plugin_meta, read_db
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def service(wiki: TestWiki, helper_home: Path) -> Iterator[Service]:
-    bot = wiki.bots["full"]
-    svc = Service(home=helper_home, wiki_api=wiki.api, bot_user=bot.user, bot_password=bot.password)
-    svc.start()
-    yield svc
-    if svc.process is not None:
-        svc.stop()
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
