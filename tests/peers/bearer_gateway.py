@@ -19,7 +19,6 @@ act in the middle of a chunked upload (e.g. expire the tokens after chunk 3).
 from __future__ import annotations
 
 import asyncio
-import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from aiohttp import web
 
 from tests.peers.mediawiki import TestWiki
 from tests.peers.oauth_server import MetaOAuthServer
+from tests.peers.threaded import ThreadedServer
 
 DOCREF = ("See http://127.0.0.1/api.php for API usage. Subscribe to the mediawiki-api-announce "
           "mailing list at &lt;https://lists.wikimedia.org/postorius/lists/mediawiki-api-announce"
@@ -61,8 +61,7 @@ class BearerGateway:
     seen_tokens: list[str] = field(default_factory=list)
     _sessions: dict[tuple[str, str], httpx2.AsyncClient] = field(default_factory=dict)
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
+    _server: ThreadedServer = field(default_factory=lambda: ThreadedServer("bearer gateway"))
 
     @property
     def api(self) -> str:
@@ -129,38 +128,20 @@ class BearerGateway:
         return web.Response(body=resp.content, status=resp.status_code, headers=out)
 
     def start(self) -> BearerGateway:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
+        def make_app() -> web.Application:
             app = web.Application(client_max_size=1024 ** 3)
             app.router.add_route("*", "/api.php", self.handle)
-            runner = web.AppRunner(app, access_log=None)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.base_url = f"http://127.0.0.1:{port}"
-            ready.set()
-            loop.run_forever()
-            for c in self._sessions.values():
-                loop.run_until_complete(c.aclose())
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
+            return app
 
-        self._thread = threading.Thread(target=run, name="bearer-gateway", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the bearer gateway did not start")
+        async def close_sessions() -> None:
+            for c in self._sessions.values():
+                await c.aclose()
+
+        self.base_url = self._server.start(make_app, close_sessions)
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = None
+        self._server.stop()
 
 
 def _multipart_fields(body: bytes, ctype: str) -> dict[str, str]:

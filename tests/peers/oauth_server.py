@@ -21,7 +21,6 @@ tests (and the CLI, which runs its own loop) can use it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import html
 import os
@@ -45,6 +44,8 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc7636 import CodeChallenge
+
+from tests.peers.threaded import ThreadedServer
 
 PREFIX = "/w/rest.php/oauth2"
 CONSENT_PATH = "/w/index.php"
@@ -244,9 +245,7 @@ class MetaOAuthServer(AuthorizationServer):  # type: ignore[misc]
         self.lock = threading.RLock()
         MetaOAuthServer.instances.append(self)
         self.base_url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._server = ThreadedServer("test OAuth server")
         self.register_token_generator("default", self._generate)
         self.register_grant(_AuthorizationCodeGrant, [_PKCE(required=True)])
         self.register_grant(_RefreshTokenGrant)
@@ -379,34 +378,11 @@ class MetaOAuthServer(AuthorizationServer):  # type: ignore[misc]
         return f"{self.base_url}{PREFIX}"
 
     def start(self) -> MetaOAuthServer:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            self._runner = web.AppRunner(self.app(), access_log=None)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.base_url = f"http://127.0.0.1:{port}"
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="oauth-server", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the test OAuth server did not start")
+        self.base_url = self._server.start(self.app)
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = None
+        self._server.stop()
 
     async def _raw(self, request: web.Request) -> _Raw:
         form: list[tuple[str, str]] = []
